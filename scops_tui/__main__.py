@@ -1,0 +1,5 @@
+"""Run the command line with `python -m scops_tui`."""
+
+from scops_tui.cli import run
+
+run()

@@ -1,0 +1,181 @@
+"""Settings and file locations: defaults < TOML config file < environment (SCOPS_*) < command-line flags."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from scops_tui.core.errors import ConfigError
+
+APP_NAME = "scops-tui"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where scops-tui keeps its files; `SCOPS_HOME` moves all of them under one directory."""
+
+    home: Path | None
+    """The `SCOPS_HOME` directory, or None when platformdirs decides."""
+    config_dir: Path
+    data_dir: Path
+    config_file: Path
+    """The TOML settings file (`SCOPS_CONFIG` overrides its location)."""
+    default_db: Path
+    backup_dir: Path
+
+
+def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
+    """Compute every path from the environment, without creating anything."""
+    env = os.environ if environ is None else environ
+    home_text = env.get("SCOPS_HOME")
+    if home_text:
+        home: Path | None = Path(home_text).expanduser()
+        assert home is not None
+        config_dir = data_dir = home
+    else:
+        import platformdirs
+
+        home = None
+        config_dir = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+        data_dir = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    config_file = Path(env["SCOPS_CONFIG"]).expanduser() if env.get("SCOPS_CONFIG") else config_dir / "config.toml"
+    return Paths(
+        home=home,
+        config_dir=config_dir,
+        data_dir=data_dir,
+        config_file=config_file,
+        default_db=data_dir / "scops.db",
+        backup_dir=data_dir / "backups",
+    )
+
+
+def _positive_float(minimum: float) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        number = float(value)
+        if not number >= minimum or number == float("inf"):
+            raise ValueError(f"must be a finite number >= {minimum:g}")
+        return number
+
+    return convert
+
+
+def _optional_days(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):
+        return None
+    return _positive_float(0.001)(value)
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("expected a whole number")
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be >= 0")
+    return number
+
+
+def _source_name(value: Any) -> str:
+    text = str(value).strip()
+    if not 1 <= len(text) <= 100:
+        raise ValueError("must be 1 to 100 characters")
+    return text
+
+
+def _path(value: Any) -> Path:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return Path(text).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every effective setting of scops-tui."""
+
+    db: Path
+    """The SQLite database file (`--db`, `SCOPS_DB`, `db`)."""
+    source: str
+    """The name this host's samples are recorded under (default: the host name)."""
+    interval: float = 5.0
+    """Seconds between persisted samples; at least 1."""
+    flush_interval: float = 10.0
+    """Seconds of samples buffered before one transaction writes them; a crash loses at most this much."""
+    busy_timeout_ms: int = 5000
+    """How long a command waits for a database locked by another process before giving up."""
+    retention_days: float | None = None
+    """Raw metric rows older than this many days are pruned by `db prune` without `--older-than` (None: keep)."""
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """For each setting, where its value came from: default, config file, environment or flag."""
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "db": _path,
+    "source": _source_name,
+    "interval": _positive_float(1.0),
+    "flush_interval": _positive_float(0.0),
+    "busy_timeout_ms": _positive_int,
+    "retention_days": _optional_days,
+}
+
+
+def setting_names() -> list[str]:
+    """The names of all settings, in declaration order."""
+    return [f.name for f in fields(Settings) if f.name != "origins"]
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read the TOML config file; a missing file is empty, an unreadable or malformed one is an error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - set(_CONVERTERS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r} (known: {', '.join(_CONVERTERS)})")
+    return data
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    paths: Paths | None = None,
+) -> Settings:
+    """Merge defaults, the config file, `SCOPS_*` variables and `overrides` (command-line flags)."""
+    env = os.environ if environ is None else environ
+    where = paths or resolve_paths(env)
+    values: dict[str, Any] = {
+        "db": where.default_db,
+        "source": socket.gethostname() or "localhost",
+        "interval": 5.0,
+        "flush_interval": 10.0,
+        "busy_timeout_ms": 5000,
+        "retention_days": None,
+    }
+    origins = dict.fromkeys(values, "default")
+    layers: list[tuple[str, Mapping[str, Any]]] = [(f"config file {where.config_file}", read_config_file(where.config_file))]
+    layers.append(("environment", {name: env[f"SCOPS_{name.upper()}"] for name in values if f"SCOPS_{name.upper()}" in env}))
+    layers.append(("flag", {k: v for k, v in (overrides or {}).items() if v is not None}))
+    for origin, layer in layers:
+        for name, raw in layer.items():
+            try:
+                values[name] = _CONVERTERS[name](raw)
+            except (TypeError, ValueError) as exc:
+                label = f"SCOPS_{name.upper()}" if origin == "environment" else name
+                raise ConfigError(f"{origin}: {label} = {raw!r}: {exc}") from exc
+            origins[name] = origin
+    return Settings(**values, origins=origins)

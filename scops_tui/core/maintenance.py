@@ -1,0 +1,301 @@
+"""Database care: status, integrity check, verified online backup and restore, and pruning by age."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scops_tui.core import store
+from scops_tui.core.errors import DatabaseError
+from scops_tui.core.migrations import current_version, latest_version
+from scops_tui.core.recorder import RecorderLock
+from scops_tui.core.timestamps import now_ms
+
+# Every column that says when a row was made or changed, per table: the newest of them dates the data.
+_TIME_COLUMNS = {
+    "users": ("created_at", "updated_at"),
+    "metrics": ("timestamp", "created_at"),
+    "ml_models": ("created_at", "updated_at"),
+    "ml_model_versions": ("created_at", "updated_at"),
+    "api_keys": ("created_at", "updated_at"),
+    "api_key_usage": ("created_at",),
+    "model_predictions": ("created_at", "updated_at"),
+    "anomaly_predictions": ("timestamp", "created_at", "updated_at"),
+}
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """What `db status` reports."""
+
+    path: Path
+    schema_version: int
+    latest_schema_version: int
+    database_id: str | None
+    tables: dict[str, int]
+    size_bytes: int
+    newest_row_ms: int | None
+    recorder_running: bool
+
+    def as_json(self) -> dict[str, object]:
+        """The JSON object printed by `db status --json`."""
+        return {
+            "path": str(self.path),
+            "schema_version": self.schema_version,
+            "latest_schema_version": self.latest_schema_version,
+            "database_id": self.database_id,
+            "tables": self.tables,
+            "size_bytes": self.size_bytes,
+            "newest_row_ms": self.newest_row_ms,
+            "recorder_running": self.recorder_running,
+        }
+
+
+def newest_row_ms(conn: sqlite3.Connection) -> int | None:
+    """The latest time any row was made or changed, over the eight tables."""
+    newest: int | None = None
+    for table, columns in _TIME_COLUMNS.items():
+        for column in columns:
+            value = conn.execute(f"SELECT max({column}) FROM {table}").fetchone()[0]  # noqa: S608
+            if value is not None and (newest is None or value > newest):
+                newest = int(value)
+    return newest
+
+
+def database_status(path: Path, *, busy_timeout_ms: int = 5000) -> DatabaseStatus:
+    """Version, row counts, size and identity of the database at `path`, read without changing it."""
+    conn = store.open_reader(path, busy_timeout_ms=busy_timeout_ms)
+    try:
+        with store.sqlite_errors(path):
+            version = current_version(conn)
+            identity = None
+            if version >= 2:
+                row = conn.execute("SELECT database_id FROM local_identity").fetchone()
+                identity = None if row is None else str(store.uuid.UUID(bytes=bytes(row[0])))
+            return DatabaseStatus(
+                path=path,
+                schema_version=version,
+                latest_schema_version=latest_version(),
+                database_id=identity,
+                tables=store.table_counts(conn),
+                size_bytes=store.file_size(path),
+                newest_row_ms=newest_row_ms(conn),
+                recorder_running=RecorderLock(path).held_by_other(),
+            )
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The outcome of `db check`: an empty problem list means the file is sound."""
+
+    path: Path
+    schema_version: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+
+def check_connection(conn: sqlite3.Connection, path: Path) -> CheckReport:
+    """Run SQLite's integrity and foreign-key checks and the schema checks on an open database."""
+    problems: list[str] = []
+    try:
+        with store.sqlite_errors(path):
+            for (message,) in conn.execute("PRAGMA integrity_check"):
+                if message != "ok":
+                    problems.append(f"integrity: {message}")
+            for table, rowid, parent, _fk in conn.execute("PRAGMA foreign_key_check"):
+                problems.append(f"foreign key: {table} row {rowid} points to a missing {parent} row")
+            version = current_version(conn)
+            if version == 0:
+                problems.append("not a scops-tui database: no schema version recorded")
+            elif version > latest_version():
+                problems.append(f"schema version {version} is newer than this program knows ({latest_version()})")
+            present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            problems.extend(f"missing table {table}" for table in store.TABLES if version and table not in present)
+    except DatabaseError as exc:
+        problems.append(str(exc))
+        version = 0
+    return CheckReport(path=path, schema_version=version, problems=problems)
+
+
+def check_database(path: Path, *, busy_timeout_ms: int = 5000) -> CheckReport:
+    """Check the database at `path` without changing it."""
+    conn = store.open_reader(path, busy_timeout_ms=busy_timeout_ms)
+    try:
+        return check_connection(conn, path)
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """A verified backup: the copy's row counts equal those of the snapshot it was taken from."""
+
+    source: Path
+    target: Path
+    tables: dict[str, int]
+    size_bytes: int
+
+
+def backup_database(source: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000) -> BackupReport:
+    """Copy `source` to `target` with SQLite's online backup (the recorder keeps writing), then verify the copy.
+
+    The copy is written beside `target` and renamed into place only once verified, so a failed backup
+    never leaves a half-written file under the target's name.
+    """
+    if target.exists() and not force:
+        raise DatabaseError(f"{target} already exists (use --force to replace it)")
+    if target.resolve() == source.resolve():
+        raise DatabaseError("the backup target is the database itself")
+    temporary = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    reader = store.open_reader(source, busy_timeout_ms=busy_timeout_ms)
+    try:
+        with store.sqlite_errors(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary.unlink(missing_ok=True)
+            copy = sqlite3.connect(temporary, isolation_level=None)
+            try:
+                # Counting and copying inside one read transaction sees one snapshot: the counts must match.
+                reader.execute("BEGIN")
+                expected = store.table_counts(reader)
+                reader.backup(copy)
+                reader.execute("COMMIT")
+                copy.execute("PRAGMA journal_mode = DELETE")
+                report = check_connection(copy, target)
+                if not report.ok:
+                    raise DatabaseError(f"backup {target} failed verification: {report.problems[0]}")
+                actual = store.table_counts(copy)
+                if actual != expected:
+                    raise DatabaseError(f"backup {target} failed verification: counts {actual} != {expected}")
+            finally:
+                copy.close()
+            _fsync(temporary)
+            temporary.replace(target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    finally:
+        reader.close()
+    return BackupReport(source=source, target=target, tables=expected, size_bytes=target.stat().st_size)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """What `db restore` replaced."""
+
+    backup: Path
+    target: Path
+    tables: dict[str, int]
+    schema_version: int
+
+
+def verify_backup(backup: Path, *, busy_timeout_ms: int = 5000) -> tuple[CheckReport, dict[str, int], int | None]:
+    """Check that `backup` is an intact scops-tui database; return its check report, counts and newest row."""
+    if not backup.exists():
+        raise DatabaseError(f"no backup at {backup}")
+    conn = store.open_reader(backup, busy_timeout_ms=busy_timeout_ms)
+    try:
+        report = check_connection(conn, backup)
+        if not report.ok:
+            raise DatabaseError(f"backup {backup} is not an intact scops-tui database: {report.problems[0]}")
+        with store.sqlite_errors(backup):
+            return report, store.table_counts(conn), newest_row_ms(conn)
+    finally:
+        conn.close()
+
+
+def restore_database(
+    backup: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000
+) -> RestoreReport:
+    """Replace the database at `target` with the verified `backup`.
+
+    Refuses while a recorder writes to `target`, and refuses to replace a database holding data newer
+    than the backup's unless `force`. The copy goes through SQLite's backup API, so readers never see a
+    half-restored file.
+    """
+    report, counts, backup_newest = verify_backup(backup, busy_timeout_ms=busy_timeout_ms)
+    if target.exists() and backup.resolve() == target.resolve():
+        raise DatabaseError("the backup is the database itself")
+    if RecorderLock(target).held_by_other():
+        raise DatabaseError(f"a recorder is writing to {target}; stop it before restoring")
+    if target.exists() and target.stat().st_size > 0:
+        current = store.open_reader(target, busy_timeout_ms=busy_timeout_ms)
+        try:
+            with store.sqlite_errors(target):
+                target_newest = newest_row_ms(current)
+        finally:
+            current.close()
+        if not force and target_newest is not None and (backup_newest is None or target_newest > backup_newest):
+            from scops_tui.core.timestamps import iso
+
+            raise DatabaseError(
+                f"{target} holds data newer than the backup (newest row {iso(target_newest)}, backup's "
+                f"{iso(backup_newest) if backup_newest is not None else 'none'}); use --force to replace it"
+            )
+    source = store.connect(backup, busy_timeout_ms=busy_timeout_ms, readonly=True)
+    try:
+        destination = store.connect(target, busy_timeout_ms=busy_timeout_ms)
+        try:
+            with store.sqlite_errors(target):
+                source.backup(destination)
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    return RestoreReport(backup=backup, target=target, tables=counts, schema_version=report.schema_version)
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """Rows removed (or, in a dry run, that would be) per table."""
+
+    cutoff_ms: int
+    deleted: dict[str, int]
+    dry_run: bool
+
+
+# What prune removes: raw history and logs; never open episodes or predictions that carry a verdict.
+_PRUNE_RULES = {
+    "metrics": "timestamp < :cutoff",
+    "model_predictions": "created_at < :cutoff AND actual_anomaly IS NULL",
+    "anomaly_predictions": "timestamp < :cutoff AND acknowledged = 1",
+    "api_key_usage": "created_at < :cutoff",
+}
+
+
+def prune_database(
+    path: Path, older_than_days: float, *, dry_run: bool = False, busy_timeout_ms: int = 5000, now: int | None = None
+) -> PruneReport:
+    """Delete rows older than `older_than_days` in one transaction (or count them, with `dry_run`)."""
+    if not older_than_days > 0:
+        raise DatabaseError(f"--older-than must be a positive number of days, not {older_than_days}")
+    cutoff = (now_ms() if now is None else now) - round(older_than_days * 86_400_000)
+    conn = store.open_database(path, busy_timeout_ms=busy_timeout_ms, create=False)
+    try:
+        with store.sqlite_errors(path), store.transaction(conn):
+            deleted = {}
+            for table in ("model_predictions", "anomaly_predictions", "api_key_usage", "metrics"):
+                where = _PRUNE_RULES[table]
+                if dry_run:
+                    sql = f"SELECT count(*) FROM {table} WHERE {where}"  # noqa: S608
+                    deleted[table] = int(conn.execute(sql, {"cutoff": cutoff}).fetchone()[0])
+                else:
+                    deleted[table] = conn.execute(f"DELETE FROM {table} WHERE {where}", {"cutoff": cutoff}).rowcount  # noqa: S608
+    finally:
+        conn.close()
+    return PruneReport(cutoff_ms=cutoff, deleted=deleted, dry_run=dry_run)

@@ -1,0 +1,204 @@
+"""The recording loop: sample on schedule, write in batches, stop at once when its stop event is set."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from scops_tui.core import store
+from scops_tui.core.errors import DatabaseError, ScopsError
+from scops_tui.core.records import MetricRecord
+from scops_tui.core.sampler import HostSampler
+from scops_tui.core.timestamps import now_ms
+
+FIRST_SAMPLE_AFTER = 0.5
+"""Seconds after start of the first sample, so the first row is on disk well within 1.5 s."""
+
+MAX_BUFFERED_SAMPLES = 100_000
+"""Samples kept in memory while the database cannot be written; the oldest go first past this."""
+
+
+class RecorderLock:
+    """An advisory lock beside the database that only one recorder at a time can hold."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = Path(f"{db_path}.recorder.lock")
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise DatabaseError naming the process that holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise DatabaseError(
+                f"another recorder (pid {holder}) is already recording into {self.path.name[: -len('.recorder.lock')]}"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        """Let go of the lock (also released by the OS when the process dies)."""
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def held_by_other(self) -> bool:
+        """True when some other process holds the lock right now."""
+        if not self.path.exists():
+            return False
+        with self.path.open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+@dataclass
+class RecorderStats:
+    """What a recording run did."""
+
+    samples: int = 0
+    written: int = 0
+    flushes: int = 0
+    failed_flushes: int = 0
+    last_error: str | None = None
+    first_write_after: float | None = None
+    """Seconds from start to the first row committed."""
+    errors: list[str] = field(default_factory=list)
+
+
+class Recorder:
+    """Samples a host on a fixed schedule into one database; the only writer of that file's metrics."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        sampler: HostSampler,
+        *,
+        interval: float = 5.0,
+        flush_interval: float = 10.0,
+        busy_timeout_ms: int = 5000,
+        on_sample: Callable[[MetricRecord], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        if interval < 1.0:
+            raise ValueError("interval must be at least 1 second")
+        self.db_path = db_path
+        self.sampler = sampler
+        self.interval = interval
+        self.flush_interval = flush_interval
+        self.busy_timeout_ms = busy_timeout_ms
+        self.on_sample = on_sample
+        self.on_error = on_error
+        self.stats = RecorderStats()
+
+    def run(self, stop: threading.Event, duration: float | None = None) -> RecorderStats:
+        """Record until `stop` is set or `duration` seconds have passed; flush what is buffered, then return."""
+        lock = RecorderLock(self.db_path)
+        lock.acquire()
+        try:
+            conn = store.open_database(self.db_path, busy_timeout_ms=self.busy_timeout_ms)
+            try:
+                self._loop(conn, stop, duration)
+            finally:
+                conn.close()
+        finally:
+            lock.release()
+        return self.stats
+
+    def _loop(self, conn: sqlite3.Connection, stop: threading.Event, duration: float | None) -> None:
+        system_id = store.user_id(conn, store.SYSTEM_USERNAME)
+        started = time.monotonic()
+        end = None if duration is None else started + duration
+        self.sampler.prime()
+        buffer: list[MetricRecord] = []
+        last_flush = started
+        due = started + min(FIRST_SAMPLE_AFTER, self.interval)
+        tick = 0
+        try:
+            while end is None or due <= end + 1e-3:
+                if stop.wait(max(due - time.monotonic(), 0.0)):
+                    break
+                record = self.sampler.sample()
+                self.stats.samples += 1
+                buffer.append(record)
+                if self.on_sample is not None:
+                    self.on_sample(record)
+                now = time.monotonic()
+                if self.stats.written == 0 or now - last_flush >= self.flush_interval:
+                    self._flush(conn, buffer, system_id, started)
+                    last_flush = now
+                tick += 1
+                due = started + tick * self.interval
+                if due < now:
+                    # Missed ticks (suspend, overload) are skipped, not sampled in a burst.
+                    tick = int((now - started) // self.interval) + 1
+                    due = started + tick * self.interval
+        finally:
+            if buffer:
+                self._flush(conn, buffer, system_id, started, final=True)
+
+    def _flush(
+        self,
+        conn: sqlite3.Connection,
+        buffer: list[MetricRecord],
+        system_id: bytes,
+        started: float,
+        *,
+        final: bool = False,
+    ) -> None:
+        try:
+            with store.sqlite_errors(self.db_path):
+                store.insert_metrics(conn, buffer, created_by=system_id, created_at=now_ms())
+        except ScopsError as exc:
+            self.stats.failed_flushes += 1
+            message = str(exc)
+            if message != self.stats.last_error and self.on_error is not None:
+                self.on_error(message)
+            self.stats.last_error = message
+            self.stats.errors.append(message)
+            del buffer[: max(len(buffer) - MAX_BUFFERED_SAMPLES, 0)]
+            if final:
+                raise
+            return
+        if self.stats.first_write_after is None:
+            self.stats.first_write_after = time.monotonic() - started
+        self.stats.written += len(buffer)
+        self.stats.flushes += 1
+        self.stats.last_error = None
+        buffer.clear()
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
+    """Set `stop` on SIGINT and SIGTERM while the block runs (main thread only)."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,374 @@
+"""The local SQLite store: open a database safely, seed its users, write and read metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import getpass
+import os
+import socket
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from scops_tui.core.errors import DatabaseError
+from scops_tui.core.migrations import apply_migrations, current_version, latest_version
+from scops_tui.core.records import MetricRecord
+
+TABLES = (
+    "users",
+    "metrics",
+    "ml_models",
+    "ml_model_versions",
+    "api_keys",
+    "api_key_usage",
+    "model_predictions",
+    "anomaly_predictions",
+)
+"""The eight tables, parents before children."""
+
+SYSTEM_USERNAME = "system"
+
+# Scales of the DECIMAL(p, s) metrics columns, stored exactly as INTEGER value * 10^s.
+METRIC_SCALES = {
+    "cpu_usage": 100,
+    "memory_usage": 100,
+    "disk_usage": 100,
+    "load_1m": 10_000,
+    "load_5m": 10_000,
+    "load_15m": 10_000,
+    "response_time": 1000,
+    "error_rate": 100,
+    "anomaly_score": 10_000,
+}
+
+METRIC_COLUMNS = (
+    "timestamp",
+    "source",
+    "cpu_usage",
+    "memory_usage",
+    "disk_usage",
+    "load_1m",
+    "load_5m",
+    "load_15m",
+    "disk_io_read",
+    "disk_io_write",
+    "network_rx",
+    "network_tx",
+    "response_time",
+    "error_rate",
+    "is_anomaly",
+    "anomaly_score",
+    "created_at",
+    "created_by",
+)
+
+_INSERT_METRIC = (
+    f"INSERT INTO metrics ({', '.join(METRIC_COLUMNS)}) VALUES ({', '.join('?' * len(METRIC_COLUMNS))})"
+)
+
+
+def explain_sqlite_error(exc: sqlite3.Error, path: Path | str) -> DatabaseError:
+    """Turn an SQLite error into one line that says what went wrong with which file."""
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return DatabaseError(f"database {path} is locked by another process (waited for the busy timeout): {text}")
+    if "disk is full" in lowered or "database or disk is full" in lowered:
+        return DatabaseError(f"database {path}: the disk is full; nothing was written")
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return DatabaseError(f"database {path} is not an intact SQLite database: {text}")
+    if "readonly" in lowered or "read-only" in lowered:
+        return DatabaseError(f"database {path} cannot be written (read-only file or directory): {text}")
+    if "unable to open" in lowered:
+        return DatabaseError(f"cannot open database {path}: {text}")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return DatabaseError(f"database {path}: a row was refused by a constraint: {text}")
+    return DatabaseError(f"database {path}: {text}")
+
+
+@contextlib.contextmanager
+def sqlite_errors(path: Path | str) -> Iterator[None]:
+    """Re-raise SQLite and OS errors inside the block as one-line DatabaseErrors naming `path`."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise explain_sqlite_error(exc, path) from exc
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DatabaseError(f"database {path}: the disk is full; nothing was written") from exc
+        raise DatabaseError(f"database {path}: {exc.strerror or exc}") from exc
+
+
+def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False) -> sqlite3.Connection:
+    """Open `path` with foreign keys on and a busy timeout; WAL mode for writers.
+
+    The connection is in autocommit mode: callers open transactions explicitly (see `transaction`).
+    """
+    with sqlite_errors(path):
+        if readonly:
+            if not path.exists():
+                raise DatabaseError(f"no database at {path} (create one with `scops-tui db init`)")
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            # Reading the schema proves the file is SQLite before anything is written to it.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if not readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """One transaction: committed when the block ends, rolled back whole if it raises."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def operator_username() -> str:
+    """The OS login name of the person running scops-tui."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = ""
+    return name or f"uid{os.getuid()}"
+
+
+def open_database(
+    path: Path,
+    *,
+    busy_timeout_ms: int = 5000,
+    create: bool = True,
+    upgrade: bool = True,
+) -> sqlite3.Connection:
+    """Open a scops-tui database for writing: created and migrated as needed, its two users present.
+
+    Refuses a file that is not a scops-tui database, one from a newer schema, and (unless `create`)
+    a missing one; a refused file is left exactly as it was.
+    """
+    if not create and not path.exists():
+        raise DatabaseError(f"no database at {path} (create one with `scops-tui db init`)")
+    if path.exists() and path.is_dir():
+        raise DatabaseError(f"{path} is a directory, not a database file")
+    _refuse_non_sqlite(path)
+    conn = connect(path, busy_timeout_ms=busy_timeout_ms)
+    try:
+        with sqlite_errors(path):
+            version = current_version(conn)
+            known = latest_version()
+            if version > known:
+                raise DatabaseError(
+                    f"database {path} is at schema version {version}, newer than this program knows "
+                    f"({known}); upgrade scops-tui"
+                )
+            if version < known:
+                if not upgrade and version > 0:
+                    raise DatabaseError(
+                        f"database {path} is at schema version {version} (current: {known}); "
+                        "run `scops-tui db upgrade`"
+                    )
+                apply_migrations(conn)
+            ensure_seed_rows(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_reader(path: Path, *, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+    """Open an existing scops-tui database read-only; refuses a missing, foreign or too-new file."""
+    _refuse_non_sqlite(path)
+    conn = connect(path, busy_timeout_ms=busy_timeout_ms, readonly=True)
+    try:
+        with sqlite_errors(path):
+            version = current_version(conn)
+        if version == 0:
+            raise DatabaseError(f"database {path} is empty (create it with `scops-tui db init`)")
+        if version > latest_version():
+            raise DatabaseError(
+                f"database {path} is at schema version {version}, newer than this program knows "
+                f"({latest_version()}); upgrade scops-tui"
+            )
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _refuse_non_sqlite(path: Path) -> None:
+    """Refuse a non-empty file that does not start with SQLite's header, before SQLite touches it."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except FileNotFoundError:
+        return
+    except IsADirectoryError as exc:
+        raise DatabaseError(f"{path} is a directory, not a database file") from exc
+    except OSError as exc:
+        raise DatabaseError(f"cannot read database {path}: {exc.strerror}") from exc
+    if header and header != b"SQLite format 3\x00":
+        raise DatabaseError(f"{path} is not an SQLite database")
+
+
+def ensure_seed_rows(conn: sqlite3.Connection) -> bytes:
+    """Give the database its identity and its two users if absent; return the `system` user's id.
+
+    The users are `system` (author of collected data) and the operator (OS login name, role admin).
+    """
+    if conn.execute("SELECT count(*) FROM local_identity").fetchone()[0] == 0:
+        with transaction(conn):
+            conn.execute("INSERT OR IGNORE INTO local_identity (database_id) VALUES (?)", (uuid.uuid4().bytes,))
+    host = socket.gethostname() or "localhost"
+    wanted = [(SYSTEM_USERNAME, f"system@{host}", "admin"), (operator_username(), f"{operator_username()}@{host}", "admin")]
+    existing = {row[0] for row in conn.execute("SELECT username FROM users")}
+    missing = [user for user in wanted if user[0] not in existing]
+    if missing:
+        with transaction(conn):
+            for username, email, role in missing:
+                conn.execute(
+                    "INSERT INTO users (id, username, email, role) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (uuid.uuid4().bytes, username, email, role),
+                )
+    return user_id(conn, SYSTEM_USERNAME)
+
+
+def user_id(conn: sqlite3.Connection, username: str) -> bytes:
+    """The id of a user by name."""
+    row = conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
+    if row is None:
+        raise DatabaseError(f"no user named {username!r} in the database")
+    return bytes(row[0])
+
+
+def encode_metric(record: MetricRecord, created_at: int, created_by: bytes | None) -> tuple[object, ...]:
+    """The metrics row of `record`, DECIMAL columns as exact scaled integers."""
+    return (
+        record.timestamp_ms,
+        record.source,
+        round(record.cpu_usage * 100),
+        round(record.memory_usage * 100),
+        round(record.disk_usage * 100),
+        round(record.load_1m * 10_000),
+        round(record.load_5m * 10_000),
+        None if record.load_15m is None else round(record.load_15m * 10_000),
+        record.disk_io_read,
+        record.disk_io_write,
+        record.network_rx,
+        record.network_tx,
+        round(record.response_time * 1000),
+        None if record.error_rate is None else round(record.error_rate * 100),
+        1 if record.is_anomaly else 0,
+        None if record.anomaly_score is None else round(record.anomaly_score * 10_000),
+        created_at,
+        created_by,
+    )
+
+
+def decode_metric(row: sqlite3.Row | tuple[object, ...]) -> MetricRecord:
+    """A MetricRecord from a row selected as `METRIC_COLUMNS` (scaled integers back to plain units)."""
+    (ts, source, cpu, mem, disk, l1, l5, l15, dr, dw, rx, tx, rt, err, anomalous, score, _c, _b) = tuple(row)
+    return MetricRecord(
+        timestamp_ms=int(ts),  # type: ignore[call-overload]
+        source=str(source),
+        cpu_usage=cpu / 100,  # type: ignore[operator]
+        memory_usage=mem / 100,  # type: ignore[operator]
+        disk_usage=disk / 100,  # type: ignore[operator]
+        load_1m=l1 / 10_000,  # type: ignore[operator]
+        load_5m=l5 / 10_000,  # type: ignore[operator]
+        load_15m=None if l15 is None else l15 / 10_000,  # type: ignore[operator]
+        disk_io_read=int(dr),  # type: ignore[call-overload]
+        disk_io_write=int(dw),  # type: ignore[call-overload]
+        network_rx=int(rx),  # type: ignore[call-overload]
+        network_tx=int(tx),  # type: ignore[call-overload]
+        response_time=rt / 1000,  # type: ignore[operator]
+        error_rate=None if err is None else err / 100,  # type: ignore[operator]
+        is_anomaly=bool(anomalous),
+        anomaly_score=None if score is None else score / 10_000,  # type: ignore[operator]
+    )
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    """What one batch write did."""
+
+    inserted: int
+    duplicates: int
+    """Rows skipped because a row with the same (source, timestamp) was already stored."""
+    first_id: int | None
+    """The id of the first row inserted by this batch (ids of a batch are consecutive), if any."""
+
+
+def insert_metrics(
+    conn: sqlite3.Connection,
+    records: Iterable[MetricRecord],
+    *,
+    created_by: bytes | None,
+    created_at: int,
+    skip_duplicates: bool = False,
+) -> InsertResult:
+    """Write `records` in one transaction; all of them or (on any error) none.
+
+    With `skip_duplicates`, a record whose (source, timestamp) is already stored is skipped and counted;
+    without it, such a record fails the whole batch.
+    """
+    sql = _INSERT_METRIC + (" ON CONFLICT (source, timestamp) DO NOTHING" if skip_duplicates else "")
+    submitted = 0
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        nonlocal submitted
+        for record in records:
+            submitted += 1
+            yield encode_metric(record, created_at, created_by)
+
+    with transaction(conn):
+        before = conn.total_changes
+        first_id = _next_id(conn, "metrics")
+        conn.executemany(sql, rows())
+        inserted = conn.total_changes - before
+    return InsertResult(inserted=inserted, duplicates=submitted - inserted, first_id=first_id if inserted else None)
+
+
+def _next_id(conn: sqlite3.Connection, table: str) -> int:
+    """The id the next row of an AUTOINCREMENT table will get."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return int(row[0]) + 1 if row else 1
+
+
+def database_id(conn: sqlite3.Connection) -> uuid.UUID:
+    """The stable identity of this database file, made once when it is created."""
+    row = conn.execute("SELECT database_id FROM local_identity").fetchone()
+    return uuid.UUID(bytes=bytes(row[0]))
+
+
+def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Row count of each of the eight tables."""
+    return {table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in TABLES}  # noqa: S608
+
+
+def file_size(path: Path) -> int:
+    """Bytes on disk of the database file and its write-ahead log."""
+    total = 0
+    for candidate in (path, Path(f"{path}-wal")):
+        with contextlib.suppress(FileNotFoundError):
+            total += candidate.stat().st_size
+    return total
