@@ -52,8 +52,12 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     return settings
 
 
-@click.group(cls=ScopsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Database file (env SCOPS_DB).")
+@click.group(
+    cls=ScopsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Database file (env SCOPS_DB)."
+)
 @click.version_option(__version__, "--version", prog_name="scops-tui")
 @click.pass_context
 def main(ctx: click.Context, db_path: Path | None) -> None:
@@ -85,7 +89,10 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
                 {
                     "paths": path_rows,
                     "settings": {
-                        name: {"value": str(v) if isinstance(v, Path) else v, "source": settings.origins[name]}
+                        name: {
+                            "value": str(v) if isinstance(v, Path) else v,
+                            "source": settings.origins[name],
+                        }
                         for name, v in values.items()
                     },
                 },
@@ -102,17 +109,32 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--interval", type=click.FloatRange(min=1.0), help="Seconds between persisted samples (default 5, min 1).")
-@click.option("--duration", type=click.FloatRange(min=0.0, min_open=True), help="Stop after this many seconds.")
+@click.option(
+    "--interval", type=click.FloatRange(min=1.0), help="Seconds between persisted samples (default 5, min 1)."
+)
+@click.option(
+    "--duration", type=click.FloatRange(min=0.0, min_open=True), help="Stop after this many seconds."
+)
 @click.option("--source", help="Name to record this host under (default: the host name).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.pass_context
-def record(ctx: click.Context, interval: float | None, duration: float | None, source: str | None, quiet: bool) -> None:
+def record(
+    ctx: click.Context, interval: float | None, duration: float | None, source: str | None, quiet: bool
+) -> None:
     """Record this host headless until stopped (SIGINT/SIGTERM flush and exit 0) or --duration ends."""
     from scops_tui.core.recorder import Recorder, stop_on_signals
     from scops_tui.core.sampler import HostSampler
 
     settings = _settings(ctx, interval=interval, source=source)
+
+    def announce() -> None:
+        if not quiet:
+            until = f" for {duration:g} s" if duration else " (Ctrl-C to stop)"
+            click.echo(
+                f"recording {settings.source} every {settings.interval:g} s into {settings.db}{until}",
+                err=True,
+            )
+
     recorder = Recorder(
         settings.db,
         HostSampler(settings.source),
@@ -120,13 +142,8 @@ def record(ctx: click.Context, interval: float | None, duration: float | None, s
         flush_interval=settings.flush_interval,
         busy_timeout_ms=settings.busy_timeout_ms,
         on_error=lambda message: click.echo(f"scops-tui: warning: {message} (will retry)", err=True),
+        on_start=announce,
     )
-    if not quiet:
-        click.echo(
-            f"recording {settings.source} every {settings.interval:g} s into {settings.db}"
-            + (f" for {duration:g} s" if duration else " (Ctrl-C to stop)"),
-            err=True,
-        )
     stop = threading.Event()
     with stop_on_signals(stop):
         stats = recorder.run(stop, duration)
@@ -197,13 +214,17 @@ def db_upgrade(ctx: click.Context) -> None:
         with store.sqlite_errors(settings.db):
             before = current_version(conn)
             if before == 0:
-                raise ScopsError(f"{settings.db} is empty, not a scops-tui database (use `scops-tui db init`)")
+                raise ScopsError(
+                    f"{settings.db} is empty, not a scops-tui database (use `scops-tui db init`)"
+                )
             applied = apply_migrations(conn)
             store.ensure_seed_rows(conn)
     finally:
         conn.close()
     if not applied:
-        click.echo(f"database {settings.db} is already at schema version {before} (latest {latest_version()})")
+        click.echo(
+            f"database {settings.db} is already at schema version {before} (latest {latest_version()})"
+        )
         return
     for migration in applied:
         click.echo(f"applied {migration.version:04d}_{migration.name}")
@@ -259,11 +280,13 @@ def db_restore(ctx: click.Context, backup: Path, force: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
 @click.pass_context
 def db_prune(ctx: click.Context, older_than: float, dry_run: bool) -> None:
-    """Delete metrics, logs, closed episodes and unreviewed predictions older than DAYS, in one transaction."""
+    """Delete metrics, logs, closed episodes and unreviewed predictions older than DAYS (one transaction)."""
     from scops_tui.core.maintenance import prune_database
 
     settings = _settings(ctx)
-    report = prune_database(settings.db, older_than, dry_run=dry_run, busy_timeout_ms=settings.busy_timeout_ms)
+    report = prune_database(
+        settings.db, older_than, dry_run=dry_run, busy_timeout_ms=settings.busy_timeout_ms
+    )
     verb = "would delete" if dry_run else "deleted"
     details = ", ".join(f"{table} {count:,}" for table, count in report.deleted.items())
     click.echo(f"{verb} rows older than {iso(report.cutoff_ms)}: {details}")

@@ -43,7 +43,9 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
         home = None
         config_dir = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
         data_dir = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    config_file = Path(env["SCOPS_CONFIG"]).expanduser() if env.get("SCOPS_CONFIG") else config_dir / "config.toml"
+    config_file = (
+        Path(env["SCOPS_CONFIG"]).expanduser() if env.get("SCOPS_CONFIG") else config_dir / "config.toml"
+    )
     return Paths(
         home=home,
         config_dir=config_dir,
@@ -112,7 +114,7 @@ class Settings:
     busy_timeout_ms: int = 5000
     """How long a command waits for a database locked by another process before giving up."""
     retention_days: float | None = None
-    """Raw metric rows older than this many days are pruned by `db prune` without `--older-than` (None: keep)."""
+    """Default age in days for pruning raw history (None: keep everything)."""
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     """For each setting, where its value came from: default, config file, environment or flag."""
 
@@ -146,7 +148,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     unknown = sorted(set(data) - set(_CONVERTERS))
     if unknown:
-        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r} (known: {', '.join(_CONVERTERS)})")
+        raise ConfigError(
+            f"config file {path}: unknown setting {unknown[0]!r} (known: {', '.join(_CONVERTERS)})"
+        )
     return data
 
 
@@ -167,8 +171,15 @@ def load_settings(
         "retention_days": None,
     }
     origins = dict.fromkeys(values, "default")
-    layers: list[tuple[str, Mapping[str, Any]]] = [(f"config file {where.config_file}", read_config_file(where.config_file))]
-    layers.append(("environment", {name: env[f"SCOPS_{name.upper()}"] for name in values if f"SCOPS_{name.upper()}" in env}))
+    layers: list[tuple[str, Mapping[str, Any]]] = [
+        (f"config file {where.config_file}", read_config_file(where.config_file))
+    ]
+    layers.append(
+        (
+            "environment",
+            {name: env[f"SCOPS_{name.upper()}"] for name in values if f"SCOPS_{name.upper()}" in env},
+        )
+    )
     layers.append(("flag", {k: v for k, v in (overrides or {}).items() if v is not None}))
     for origin, layer in layers:
         for name, raw in layer.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def database_status(path: Path, *, busy_timeout_ms: int = 5000) -> DatabaseStatu
             identity = None
             if version >= 2:
                 row = conn.execute("SELECT database_id FROM local_identity").fetchone()
-                identity = None if row is None else str(store.uuid.UUID(bytes=bytes(row[0])))
+                identity = None if row is None else str(uuid.UUID(bytes=bytes(row[0])))
             return DatabaseStatus(
                 path=path,
                 schema_version=version,
@@ -116,9 +117,13 @@ def check_connection(conn: sqlite3.Connection, path: Path) -> CheckReport:
             if version == 0:
                 problems.append("not a scops-tui database: no schema version recorded")
             elif version > latest_version():
-                problems.append(f"schema version {version} is newer than this program knows ({latest_version()})")
+                problems.append(
+                    f"schema version {version} is newer than this program knows ({latest_version()})"
+                )
             present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            problems.extend(f"missing table {table}" for table in store.TABLES if version and table not in present)
+            problems.extend(
+                f"missing table {table}" for table in store.TABLES if version and table not in present
+            )
     except DatabaseError as exc:
         problems.append(str(exc))
         version = 0
@@ -144,8 +149,10 @@ class BackupReport:
     size_bytes: int
 
 
-def backup_database(source: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000) -> BackupReport:
-    """Copy `source` to `target` with SQLite's online backup (the recorder keeps writing), then verify the copy.
+def backup_database(
+    source: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000
+) -> BackupReport:
+    """Copy `source` to `target` with SQLite's online backup (recording goes on), then verify the copy.
 
     The copy is written beside `target` and renamed into place only once verified, so a failed backup
     never leaves a half-written file under the target's name.
@@ -204,7 +211,9 @@ class RestoreReport:
     schema_version: int
 
 
-def verify_backup(backup: Path, *, busy_timeout_ms: int = 5000) -> tuple[CheckReport, dict[str, int], int | None]:
+def verify_backup(
+    backup: Path, *, busy_timeout_ms: int = 5000
+) -> tuple[CheckReport, dict[str, int], int | None]:
     """Check that `backup` is an intact scops-tui database; return its check report, counts and newest row."""
     if not backup.exists():
         raise DatabaseError(f"no backup at {backup}")
@@ -240,7 +249,11 @@ def restore_database(
                 target_newest = newest_row_ms(current)
         finally:
             current.close()
-        if not force and target_newest is not None and (backup_newest is None or target_newest > backup_newest):
+        if (
+            not force
+            and target_newest is not None
+            and (backup_newest is None or target_newest > backup_newest)
+        ):
             from scops_tui.core.timestamps import iso
 
             raise DatabaseError(
@@ -279,7 +292,12 @@ _PRUNE_RULES = {
 
 
 def prune_database(
-    path: Path, older_than_days: float, *, dry_run: bool = False, busy_timeout_ms: int = 5000, now: int | None = None
+    path: Path,
+    older_than_days: float,
+    *,
+    dry_run: bool = False,
+    busy_timeout_ms: int = 5000,
+    now: int | None = None,
 ) -> PruneReport:
     """Delete rows older than `older_than_days` in one transaction (or count them, with `dry_run`)."""
     if not older_than_days > 0:
@@ -291,11 +309,10 @@ def prune_database(
             deleted = {}
             for table in ("model_predictions", "anomaly_predictions", "api_key_usage", "metrics"):
                 where = _PRUNE_RULES[table]
-                if dry_run:
-                    sql = f"SELECT count(*) FROM {table} WHERE {where}"  # noqa: S608
-                    deleted[table] = int(conn.execute(sql, {"cutoff": cutoff}).fetchone()[0])
-                else:
-                    deleted[table] = conn.execute(f"DELETE FROM {table} WHERE {where}", {"cutoff": cutoff}).rowcount  # noqa: S608
+                # Table names and conditions are the constants above; the cutoff is a bound parameter.
+                verb = "SELECT count(*)" if dry_run else "DELETE"
+                cursor = conn.execute(f"{verb} FROM {table} WHERE {where}", {"cutoff": cutoff})
+                deleted[table] = int(cursor.fetchone()[0]) if dry_run else cursor.rowcount
     finally:
         conn.close()
     return PruneReport(cutoff_ms=cutoff, deleted=deleted, dry_run=dry_run)

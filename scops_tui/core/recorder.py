@@ -30,6 +30,7 @@ class RecorderLock:
     """An advisory lock beside the database that only one recorder at a time can hold."""
 
     def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
         self.path = Path(f"{db_path}.recorder.lock")
         self._handle: IO[str] | None = None
 
@@ -44,7 +45,7 @@ class RecorderLock:
             holder = handle.read().strip() or "unknown"
             handle.close()
             raise DatabaseError(
-                f"another recorder (pid {holder}) is already recording into {self.path.name[: -len('.recorder.lock')]}"
+                f"another recorder (pid {holder}) is already recording into {self.db_path}"
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -99,6 +100,7 @@ class Recorder:
         busy_timeout_ms: int = 5000,
         on_sample: Callable[[MetricRecord], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         if interval < 1.0:
             raise ValueError("interval must be at least 1 second")
@@ -109,15 +111,18 @@ class Recorder:
         self.busy_timeout_ms = busy_timeout_ms
         self.on_sample = on_sample
         self.on_error = on_error
+        self.on_start = on_start
         self.stats = RecorderStats()
 
     def run(self, stop: threading.Event, duration: float | None = None) -> RecorderStats:
-        """Record until `stop` is set or `duration` seconds have passed; flush what is buffered, then return."""
+        """Record until `stop` is set or `duration` seconds have passed; flush the buffer, then return."""
         lock = RecorderLock(self.db_path)
         lock.acquire()
         try:
             conn = store.open_database(self.db_path, busy_timeout_ms=self.busy_timeout_ms)
             try:
+                if self.on_start is not None:
+                    self.on_start()
                 self._loop(conn, stop, duration)
             finally:
                 conn.close()

@@ -65,8 +65,9 @@ METRIC_COLUMNS = (
     "created_by",
 )
 
-_INSERT_METRIC = (
-    f"INSERT INTO metrics ({', '.join(METRIC_COLUMNS)}) VALUES ({', '.join('?' * len(METRIC_COLUMNS))})"
+# Built from the constant column list above; every value is a bound parameter.
+_INSERT_METRIC = "INSERT INTO metrics ({}) VALUES ({})".format(  # noqa: S608
+    ", ".join(METRIC_COLUMNS), ", ".join("?" * len(METRIC_COLUMNS))
 )
 
 
@@ -75,8 +76,10 @@ def explain_sqlite_error(exc: sqlite3.Error, path: Path | str) -> DatabaseError:
     text = str(exc)
     lowered = text.lower()
     if "locked" in lowered or "busy" in lowered:
-        return DatabaseError(f"database {path} is locked by another process (waited for the busy timeout): {text}")
-    if "disk is full" in lowered or "database or disk is full" in lowered:
+        return DatabaseError(
+            f"database {path} is locked by another process (waited for the busy timeout): {text}"
+        )
+    if "disk is full" in lowered or ("i/o error" in lowered and _disk_nearly_full(Path(path))):
         return DatabaseError(f"database {path}: the disk is full; nothing was written")
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
         return DatabaseError(f"database {path} is not an intact SQLite database: {text}")
@@ -87,6 +90,15 @@ def explain_sqlite_error(exc: sqlite3.Error, path: Path | str) -> DatabaseError:
     if isinstance(exc, sqlite3.IntegrityError):
         return DatabaseError(f"database {path}: a row was refused by a constraint: {text}")
     return DatabaseError(f"database {path}: {text}")
+
+
+def _disk_nearly_full(path: Path) -> bool:
+    """True when the filesystem holding `path` has less than 1 MiB free (SQLite then reports an I/O error)."""
+    try:
+        stats = os.statvfs(path.parent if not path.is_dir() else path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 1024 * 1024
 
 
 @contextlib.contextmanager
@@ -236,9 +248,14 @@ def ensure_seed_rows(conn: sqlite3.Connection) -> bytes:
     """
     if conn.execute("SELECT count(*) FROM local_identity").fetchone()[0] == 0:
         with transaction(conn):
-            conn.execute("INSERT OR IGNORE INTO local_identity (database_id) VALUES (?)", (uuid.uuid4().bytes,))
+            conn.execute(
+                "INSERT OR IGNORE INTO local_identity (database_id) VALUES (?)", (uuid.uuid4().bytes,)
+            )
     host = socket.gethostname() or "localhost"
-    wanted = [(SYSTEM_USERNAME, f"system@{host}", "admin"), (operator_username(), f"{operator_username()}@{host}", "admin")]
+    wanted = [
+        (SYSTEM_USERNAME, f"system@{host}", "admin"),
+        (operator_username(), f"{operator_username()}@{host}", "admin"),
+    ]
     existing = {row[0] for row in conn.execute("SELECT username FROM users")}
     missing = [user for user in wanted if user[0] not in existing]
     if missing:
@@ -288,22 +305,22 @@ def decode_metric(row: sqlite3.Row | tuple[object, ...]) -> MetricRecord:
     """A MetricRecord from a row selected as `METRIC_COLUMNS` (scaled integers back to plain units)."""
     (ts, source, cpu, mem, disk, l1, l5, l15, dr, dw, rx, tx, rt, err, anomalous, score, _c, _b) = tuple(row)
     return MetricRecord(
-        timestamp_ms=int(ts),  # type: ignore[call-overload]
+        timestamp_ms=int(ts),
         source=str(source),
-        cpu_usage=cpu / 100,  # type: ignore[operator]
-        memory_usage=mem / 100,  # type: ignore[operator]
-        disk_usage=disk / 100,  # type: ignore[operator]
-        load_1m=l1 / 10_000,  # type: ignore[operator]
-        load_5m=l5 / 10_000,  # type: ignore[operator]
-        load_15m=None if l15 is None else l15 / 10_000,  # type: ignore[operator]
-        disk_io_read=int(dr),  # type: ignore[call-overload]
-        disk_io_write=int(dw),  # type: ignore[call-overload]
-        network_rx=int(rx),  # type: ignore[call-overload]
-        network_tx=int(tx),  # type: ignore[call-overload]
-        response_time=rt / 1000,  # type: ignore[operator]
-        error_rate=None if err is None else err / 100,  # type: ignore[operator]
+        cpu_usage=cpu / 100,
+        memory_usage=mem / 100,
+        disk_usage=disk / 100,
+        load_1m=l1 / 10_000,
+        load_5m=l5 / 10_000,
+        load_15m=None if l15 is None else l15 / 10_000,
+        disk_io_read=int(dr),
+        disk_io_write=int(dw),
+        network_rx=int(rx),
+        network_tx=int(tx),
+        response_time=rt / 1000,
+        error_rate=None if err is None else err / 100,
         is_anomaly=bool(anomalous),
-        anomaly_score=None if score is None else score / 10_000,  # type: ignore[operator]
+        anomaly_score=None if score is None else score / 10_000,
     )
 
 
@@ -345,7 +362,9 @@ def insert_metrics(
         first_id = _next_id(conn, "metrics")
         conn.executemany(sql, rows())
         inserted = conn.total_changes - before
-    return InsertResult(inserted=inserted, duplicates=submitted - inserted, first_id=first_id if inserted else None)
+    return InsertResult(
+        inserted=inserted, duplicates=submitted - inserted, first_id=first_id if inserted else None
+    )
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:
