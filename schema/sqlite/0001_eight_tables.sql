@@ -126,7 +126,7 @@ CREATE TABLE model_predictions (
     predicted_anomaly    INTEGER NOT NULL CHECK (predicted_anomaly IN (0, 1)),
     confidence_score     REAL    NOT NULL CHECK (confidence_score BETWEEN 0 AND 1),
     prediction_time_ms   REAL    NOT NULL CHECK (prediction_time_ms >= 0),
-    model_features       TEXT CHECK (json_valid(model_features)),
+    model_features       TEXT CHECK (model_features IS NULL OR json_valid(model_features)),
     actual_anomaly       INTEGER CHECK (actual_anomaly IN (0, 1)),
     feedback_provided_at INTEGER CHECK (feedback_provided_at >= 0),
     feedback_provided_by BLOB REFERENCES users (id),
