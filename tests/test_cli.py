@@ -84,9 +84,7 @@ def test_version_and_help() -> None:
 
 
 def test_record_then_status_json(db_path: Path) -> None:
-    result = run_cli(
-        "--db", str(db_path), "record", "--interval", "1", "--duration", "1.2", "--source", "cli-host"
-    )
+    result = run_cli("--db", str(db_path), "record", "--interval", "1", "--duration", "1.2", "--source", "cli-host")
     assert result.returncode == 0, result.stderr
     status = json.loads(run_cli("--db", str(db_path), "db", "status", "--json").stdout)
     assert status["path"] == str(db_path)
@@ -130,9 +128,7 @@ def test_sigkill_mid_run_leaves_a_sound_database(recording: subprocess.Popen[str
     assert count_metrics(db_path) >= 3
 
 
-def test_backup_during_a_live_recording(
-    recording: subprocess.Popen[str], db_path: Path, tmp_path: Path
-) -> None:
+def test_backup_during_a_live_recording(recording: subprocess.Popen[str], db_path: Path, tmp_path: Path) -> None:
     wait_for_rows(db_path, 2)
     target = tmp_path / "live-backup.db"
     result = run_cli("--db", str(db_path), "db", "backup", str(target))
@@ -154,9 +150,7 @@ def test_restore_refusal_is_one_line_and_changes_nothing(db_path: Path, tmp_path
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     before = digest(db_path)
-    assert_one_line_error(
-        run_cli("--db", str(db_path), "db", "restore", str(backup)), "newer than the backup"
-    )
+    assert_one_line_error(run_cli("--db", str(db_path), "db", "restore", str(backup)), "newer than the backup")
     assert digest(db_path) == before
     forced = run_cli("--db", str(db_path), "db", "restore", str(backup), "--force")
     assert forced.returncode == 0, forced.stderr
@@ -173,9 +167,7 @@ def test_restore_refusal_is_one_line_and_changes_nothing(db_path: Path, tmp_path
         (["db", "prune", "--older-than", "soon"], "soon"),
     ],
 )
-def test_bad_option_values_are_refused_without_traceback(
-    db_path: Path, args: list[str], fragment: str
-) -> None:
+def test_bad_option_values_are_refused_without_traceback(db_path: Path, args: list[str], fragment: str) -> None:
     store.open_database(db_path).close()
     before = count_metrics(db_path)
     result = run_cli("--db", str(db_path), *args)
@@ -187,9 +179,7 @@ def test_bad_option_values_are_refused_without_traceback(
 
 def test_bad_environment_value_is_one_line(db_path: Path) -> None:
     env = {**os.environ, "SCOPS_INTERVAL": "fast"}
-    assert_one_line_error(
-        run_cli("--db", str(db_path), "record", "--duration", "1", env=env), "SCOPS_INTERVAL"
-    )
+    assert_one_line_error(run_cli("--db", str(db_path), "record", "--duration", "1", env=env), "SCOPS_INTERVAL")
     assert not db_path.exists()
 
 
@@ -287,9 +277,7 @@ def test_full_disk_is_one_line_and_loses_nothing(tiny_filesystem: Path) -> None:
     system = store.user_id(conn, "system")
     from scops_tui.core.records import MetricRecord
 
-    records = [
-        MetricRecord(1_000 + i, "h", 1.0, 2.0, 3.0, 0.1, 0.2, 0.3, 1, 2, 3, 4, 0.5) for i in range(2000)
-    ]
+    records = [MetricRecord(1_000 + i, "h", 1.0, 2.0, 3.0, 0.1, 0.2, 0.3, 1, 2, 3, 4, 0.5) for i in range(2000)]
     store.insert_metrics(conn, records, created_by=system, created_at=1)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

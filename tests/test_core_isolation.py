@@ -29,9 +29,7 @@ def loaded_after(imports: list[str], watched: tuple[str, ...]) -> list[str]:
 
 
 def test_there_are_core_modules_to_check() -> None:
-    assert {"scops_tui.core.store", "scops_tui.core.recorder", "scops_tui.core.sampler"} <= set(
-        core_modules()
-    )
+    assert {"scops_tui.core.store", "scops_tui.core.recorder", "scops_tui.core.sampler"} <= set(core_modules())
 
 
 def test_importing_every_core_module_does_not_import_textual_or_heavy_libraries() -> None:

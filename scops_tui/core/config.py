@@ -43,9 +43,7 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
         home = None
         config_dir = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
         data_dir = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    config_file = (
-        Path(env["SCOPS_CONFIG"]).expanduser() if env.get("SCOPS_CONFIG") else config_dir / "config.toml"
-    )
+    config_file = Path(env["SCOPS_CONFIG"]).expanduser() if env.get("SCOPS_CONFIG") else config_dir / "config.toml"
     return Paths(
         home=home,
         config_dir=config_dir,
@@ -148,9 +146,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     unknown = sorted(set(data) - set(_CONVERTERS))
     if unknown:
-        raise ConfigError(
-            f"config file {path}: unknown setting {unknown[0]!r} (known: {', '.join(_CONVERTERS)})"
-        )
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r} (known: {', '.join(_CONVERTERS)})")
     return data
 
 

@@ -117,13 +117,9 @@ def check_connection(conn: sqlite3.Connection, path: Path) -> CheckReport:
             if version == 0:
                 problems.append("not a scops-tui database: no schema version recorded")
             elif version > latest_version():
-                problems.append(
-                    f"schema version {version} is newer than this program knows ({latest_version()})"
-                )
+                problems.append(f"schema version {version} is newer than this program knows ({latest_version()})")
             present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            problems.extend(
-                f"missing table {table}" for table in store.TABLES if version and table not in present
-            )
+            problems.extend(f"missing table {table}" for table in store.TABLES if version and table not in present)
     except DatabaseError as exc:
         problems.append(str(exc))
         version = 0
@@ -149,9 +145,7 @@ class BackupReport:
     size_bytes: int
 
 
-def backup_database(
-    source: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000
-) -> BackupReport:
+def backup_database(source: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000) -> BackupReport:
     """Copy `source` to `target` with SQLite's online backup (recording goes on), then verify the copy.
 
     The copy is written beside `target` and renamed into place only once verified, so a failed backup
@@ -211,9 +205,7 @@ class RestoreReport:
     schema_version: int
 
 
-def verify_backup(
-    backup: Path, *, busy_timeout_ms: int = 5000
-) -> tuple[CheckReport, dict[str, int], int | None]:
+def verify_backup(backup: Path, *, busy_timeout_ms: int = 5000) -> tuple[CheckReport, dict[str, int], int | None]:
     """Check that `backup` is an intact scops-tui database; return its check report, counts and newest row."""
     if not backup.exists():
         raise DatabaseError(f"no backup at {backup}")
@@ -228,9 +220,7 @@ def verify_backup(
         conn.close()
 
 
-def restore_database(
-    backup: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000
-) -> RestoreReport:
+def restore_database(backup: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000) -> RestoreReport:
     """Replace the database at `target` with the verified `backup`.
 
     Refuses while a recorder writes to `target`, and refuses to replace a database holding data newer
@@ -249,11 +239,7 @@ def restore_database(
                 target_newest = newest_row_ms(current)
         finally:
             current.close()
-        if (
-            not force
-            and target_newest is not None
-            and (backup_newest is None or target_newest > backup_newest)
-        ):
+        if not force and target_newest is not None and (backup_newest is None or target_newest > backup_newest):
             from scops_tui.core.timestamps import iso
 
             raise DatabaseError(

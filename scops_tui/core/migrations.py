@@ -63,13 +63,9 @@ def current_version(conn: sqlite3.Connection) -> int:
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
     ).fetchone()
     if not has_table:
-        other = conn.execute("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[
-            0
-        ]
+        other = conn.execute("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0]
         if other:
-            raise DatabaseError(
-                "the file is an SQLite database but not a scops-tui one (no schema_migrations table)"
-            )
+            raise DatabaseError("the file is an SQLite database but not a scops-tui one (no schema_migrations table)")
         return 0
     row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
     return int(row[0] or 0)

@@ -76,9 +76,7 @@ def explain_sqlite_error(exc: sqlite3.Error, path: Path | str) -> DatabaseError:
     text = str(exc)
     lowered = text.lower()
     if "locked" in lowered or "busy" in lowered:
-        return DatabaseError(
-            f"database {path} is locked by another process (waited for the busy timeout): {text}"
-        )
+        return DatabaseError(f"database {path} is locked by another process (waited for the busy timeout): {text}")
     if "disk is full" in lowered or ("i/o error" in lowered and _disk_nearly_full(Path(path))):
         return DatabaseError(f"database {path}: the disk is full; nothing was written")
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
@@ -114,8 +112,8 @@ def sqlite_errors(path: Path | str) -> Iterator[None]:
         raise DatabaseError(f"database {path}: {exc.strerror or exc}") from exc
 
 
-def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False) -> sqlite3.Connection:
-    """Open `path` with foreign keys on and a busy timeout; WAL mode for writers.
+def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False, wal: bool = True) -> sqlite3.Connection:
+    """Open `path` with foreign keys on and a busy timeout; WAL mode for writers (unless `wal` is False).
 
     The connection is in autocommit mode: callers open transactions explicitly (see `transaction`).
     """
@@ -134,13 +132,18 @@ def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False) 
             conn.execute("PRAGMA foreign_keys = ON")
             # Reading the schema proves the file is SQLite before anything is written to it.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+            if not readonly and wal:
+                use_wal(conn)
         except BaseException:
             conn.close()
             raise
     return conn
+
+
+def use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a writer to WAL: readers never block it, and a crash never corrupts the file."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
 
 
 @contextlib.contextmanager
@@ -182,7 +185,8 @@ def open_database(
     if path.exists() and path.is_dir():
         raise DatabaseError(f"{path} is a directory, not a database file")
     _refuse_non_sqlite(path)
-    conn = connect(path, busy_timeout_ms=busy_timeout_ms)
+    # WAL is switched on only after the checks: a refused file must stay byte for byte as it was.
+    conn = connect(path, busy_timeout_ms=busy_timeout_ms, wal=False)
     try:
         with sqlite_errors(path):
             version = current_version(conn)
@@ -195,10 +199,11 @@ def open_database(
             if version < known:
                 if not upgrade and version > 0:
                     raise DatabaseError(
-                        f"database {path} is at schema version {version} (current: {known}); "
-                        "run `scops-tui db upgrade`"
+                        f"database {path} is at schema version {version} (current: {known}); run `scops-tui db upgrade`"
                     )
+                use_wal(conn)
                 apply_migrations(conn)
+            use_wal(conn)
             ensure_seed_rows(conn)
     except BaseException:
         conn.close()
@@ -248,9 +253,7 @@ def ensure_seed_rows(conn: sqlite3.Connection) -> bytes:
     """
     if conn.execute("SELECT count(*) FROM local_identity").fetchone()[0] == 0:
         with transaction(conn):
-            conn.execute(
-                "INSERT OR IGNORE INTO local_identity (database_id) VALUES (?)", (uuid.uuid4().bytes,)
-            )
+            conn.execute("INSERT OR IGNORE INTO local_identity (database_id) VALUES (?)", (uuid.uuid4().bytes,))
     host = socket.gethostname() or "localhost"
     wanted = [
         (SYSTEM_USERNAME, f"system@{host}", "admin"),
@@ -262,8 +265,7 @@ def ensure_seed_rows(conn: sqlite3.Connection) -> bytes:
         with transaction(conn):
             for username, email, role in missing:
                 conn.execute(
-                    "INSERT INTO users (id, username, email, role) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
+                    "INSERT INTO users (id, username, email, role) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (uuid.uuid4().bytes, username, email, role),
                 )
     return user_id(conn, SYSTEM_USERNAME)
@@ -348,6 +350,21 @@ def insert_metrics(
     With `skip_duplicates`, a record whose (source, timestamp) is already stored is skipped and counted;
     without it, such a record fails the whole batch.
     """
+    with transaction(conn):
+        return write_metrics(
+            conn, records, created_by=created_by, created_at=created_at, skip_duplicates=skip_duplicates
+        )
+
+
+def write_metrics(
+    conn: sqlite3.Connection,
+    records: Iterable[MetricRecord],
+    *,
+    created_by: bytes | None,
+    created_at: int,
+    skip_duplicates: bool = False,
+) -> InsertResult:
+    """`insert_metrics` inside a transaction the caller already holds."""
     sql = _INSERT_METRIC + (" ON CONFLICT (source, timestamp) DO NOTHING" if skip_duplicates else "")
     submitted = 0
 
@@ -357,14 +374,11 @@ def insert_metrics(
             submitted += 1
             yield encode_metric(record, created_at, created_by)
 
-    with transaction(conn):
-        before = conn.total_changes
-        first_id = _next_id(conn, "metrics")
-        conn.executemany(sql, rows())
-        inserted = conn.total_changes - before
-    return InsertResult(
-        inserted=inserted, duplicates=submitted - inserted, first_id=first_id if inserted else None
-    )
+    before = conn.total_changes
+    first_id = _next_id(conn, "metrics")
+    conn.executemany(sql, rows())
+    inserted = conn.total_changes - before
+    return InsertResult(inserted=inserted, duplicates=submitted - inserted, first_id=first_id if inserted else None)
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:

@@ -23,9 +23,7 @@ def metric(ts: int, source: str = "h") -> MetricRecord:
 
 def fill(conn: sqlite3.Connection, timestamps: list[int]) -> None:
     system = store.user_id(conn, "system")
-    store.insert_metrics(
-        conn, [metric(ts) for ts in timestamps], created_by=system, created_at=timestamps[-1]
-    )
+    store.insert_metrics(conn, [metric(ts) for ts in timestamps], created_by=system, created_at=timestamps[-1])
 
 
 def digest(path: Path) -> str:
@@ -50,9 +48,7 @@ def test_status_of_a_missing_file_is_an_error_and_creates_nothing(tmp_path: Path
     assert not missing.exists()
 
 
-def test_check_passes_on_a_sound_file_and_reports_a_broken_foreign_key(
-    conn: sqlite3.Connection, db_path: Path
-) -> None:
+def test_check_passes_on_a_sound_file_and_reports_a_broken_foreign_key(conn: sqlite3.Connection, db_path: Path) -> None:
     fill(conn, [NOW])
     assert maintenance.check_database(db_path).ok
     conn.execute("PRAGMA foreign_keys = OFF")
@@ -66,9 +62,7 @@ def test_check_reports_corruption(conn: sqlite3.Connection, db_path: Path) -> No
     fill(conn, [NOW + i for i in range(2000)])
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    leaf = conn.execute(
-        "SELECT pageno FROM dbstat WHERE name = 'metrics' AND pagetype = 'leaf' LIMIT 1 OFFSET 3"
-    )
+    leaf = conn.execute("SELECT pageno FROM dbstat WHERE name = 'metrics' AND pagetype = 'leaf' LIMIT 1 OFFSET 3")
     start = (leaf.fetchone()[0] - 1) * page_size
     conn.close()
     data = bytearray(db_path.read_bytes())
@@ -78,9 +72,7 @@ def test_check_reports_corruption(conn: sqlite3.Connection, db_path: Path) -> No
     assert not report.ok
 
 
-def test_backup_copies_every_row_and_verifies(
-    conn: sqlite3.Connection, db_path: Path, tmp_path: Path
-) -> None:
+def test_backup_copies_every_row_and_verifies(conn: sqlite3.Connection, db_path: Path, tmp_path: Path) -> None:
     fill(conn, [NOW + i for i in range(500)])
     target = tmp_path / "copy.db"
     report = maintenance.backup_database(db_path, target)
@@ -92,9 +84,7 @@ def test_backup_copies_every_row_and_verifies(
     assert not list(tmp_path.glob(".copy.db.partial-*"))
 
 
-def test_backup_refuses_to_overwrite_without_force(
-    conn: sqlite3.Connection, db_path: Path, tmp_path: Path
-) -> None:
+def test_backup_refuses_to_overwrite_without_force(conn: sqlite3.Connection, db_path: Path, tmp_path: Path) -> None:
     target = tmp_path / "copy.db"
     target.write_text("precious")
     with pytest.raises(DatabaseError, match="already exists"):
@@ -130,9 +120,7 @@ def test_restore_refuses_to_replace_newer_data_unless_forced(
     assert conn.execute("SELECT count(*) FROM metrics").fetchone()[0] == 1
 
 
-def test_restore_refuses_a_damaged_or_foreign_backup(
-    conn: sqlite3.Connection, db_path: Path, tmp_path: Path
-) -> None:
+def test_restore_refuses_a_damaged_or_foreign_backup(conn: sqlite3.Connection, db_path: Path, tmp_path: Path) -> None:
     fill(conn, [NOW])
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before = digest(db_path)
@@ -149,9 +137,7 @@ def test_restore_refuses_a_damaged_or_foreign_backup(
     assert digest(db_path) == before
 
 
-def test_restore_refuses_while_a_recorder_writes(
-    conn: sqlite3.Connection, db_path: Path, tmp_path: Path
-) -> None:
+def test_restore_refuses_while_a_recorder_writes(conn: sqlite3.Connection, db_path: Path, tmp_path: Path) -> None:
     backup = tmp_path / "b.db"
     maintenance.backup_database(db_path, backup)
     lock = RecorderLock(db_path)

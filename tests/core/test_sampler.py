@@ -38,9 +38,7 @@ def fixed_clock(values: list[float]) -> object:
 
 
 def test_rates_and_cpu_percent_come_from_counter_deltas() -> None:
-    counters = FakeCounters(
-        [reading(10, 100, 1000, 2000, 5000, 6000), reading(13, 104, 3000, 2000, 9000, 6500)]
-    )
+    counters = FakeCounters([reading(10, 100, 1000, 2000, 5000, 6000), reading(13, 104, 3000, 2000, 9000, 6500)])
     # monotonic: prime at 0.0; sample reads start 1.999, finish 2.0 (2 s after the baseline).
     sampler = HostSampler(
         "host-a",
