@@ -52,12 +52,8 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     return settings
 
 
-@click.group(
-    cls=ScopsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
-)
-@click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Database file (env SCOPS_DB)."
-)
+@click.group(cls=ScopsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Database file (env SCOPS_DB).")
 @click.version_option(__version__, "--version", prog_name="scops-tui")
 @click.pass_context
 def main(ctx: click.Context, db_path: Path | None) -> None:
@@ -112,18 +108,25 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
 @click.option(
     "--interval", type=click.FloatRange(min=1.0), help="Seconds between persisted samples (default 5, min 1)."
 )
-@click.option(
-    "--duration", type=click.FloatRange(min=0.0, min_open=True), help="Stop after this many seconds."
-)
+@click.option("--duration", type=click.FloatRange(min=0.0, min_open=True), help="Stop after this many seconds.")
 @click.option("--source", help="Name to record this host under (default: the host name).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--detect/--no-detect", default=True, show_default=True, help="Score samples and open episodes.")
 @click.pass_context
 def record(
-    ctx: click.Context, interval: float | None, duration: float | None, source: str | None, quiet: bool
+    ctx: click.Context,
+    interval: float | None,
+    duration: float | None,
+    source: str | None,
+    quiet: bool,
+    detect: bool,
 ) -> None:
     """Record this host headless until stopped (SIGINT/SIGTERM flush and exit 0) or --duration ends."""
     from scops_tui.core.recorder import Recorder, stop_on_signals
     from scops_tui.core.sampler import HostSampler
+
+    if detect:
+        from scops_tui.core.live_detection import DetectionSettings
 
     settings = _settings(ctx, interval=interval, source=source)
 
@@ -143,6 +146,7 @@ def record(
         busy_timeout_ms=settings.busy_timeout_ms,
         on_error=lambda message: click.echo(f"scops-tui: warning: {message} (will retry)", err=True),
         on_start=announce,
+        detection=DetectionSettings() if detect else None,
     )
     stop = threading.Event()
     with stop_on_signals(stop):
@@ -214,17 +218,13 @@ def db_upgrade(ctx: click.Context) -> None:
         with store.sqlite_errors(settings.db):
             before = current_version(conn)
             if before == 0:
-                raise ScopsError(
-                    f"{settings.db} is empty, not a scops-tui database (use `scops-tui db init`)"
-                )
+                raise ScopsError(f"{settings.db} is empty, not a scops-tui database (use `scops-tui db init`)")
             applied = apply_migrations(conn)
             store.ensure_seed_rows(conn)
     finally:
         conn.close()
     if not applied:
-        click.echo(
-            f"database {settings.db} is already at schema version {before} (latest {latest_version()})"
-        )
+        click.echo(f"database {settings.db} is already at schema version {before} (latest {latest_version()})")
         return
     for migration in applied:
         click.echo(f"applied {migration.version:04d}_{migration.name}")
@@ -284,12 +284,214 @@ def db_prune(ctx: click.Context, older_than: float, dry_run: bool) -> None:
     from scops_tui.core.maintenance import prune_database
 
     settings = _settings(ctx)
-    report = prune_database(
-        settings.db, older_than, dry_run=dry_run, busy_timeout_ms=settings.busy_timeout_ms
-    )
+    report = prune_database(settings.db, older_than, dry_run=dry_run, busy_timeout_ms=settings.busy_timeout_ms)
     verb = "would delete" if dry_run else "deleted"
     details = ", ".join(f"{table} {count:,}" for table, count in report.deleted.items())
     click.echo(f"{verb} rows older than {iso(report.cutoff_ms)}: {details}")
+
+
+def _writer(ctx: click.Context) -> Any:
+    """The database opened for writing (created and upgraded as needed), closed when the command ends."""
+    from scops_tui.core import store
+
+    settings = _settings(ctx)
+    conn = store.open_database(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+    ctx.call_on_close(conn.close)
+    return conn
+
+
+@main.command()
+@click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def detect(csv_file: Path, out: Path | None) -> None:
+    """Score a CSV series (a timestamp column plus numeric columns) causally; add an anomaly_score column.
+
+    Rows must be in time order; rows sharing a timestamp are kept and scored in file order.
+    No database is needed.
+    """
+    import io
+
+    from scops_tui.core.detector import score_series
+    from scops_tui.core.series_csv import read_series, write_scores
+
+    series = read_series(csv_file)
+    scores = score_series(series.timestamps_ms, series.rows)
+    if out is None:
+        write_scores(series, scores, sys.stdout)
+        return
+    buffer = io.StringIO()
+    write_scores(series, scores, buffer)
+    temporary = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    try:
+        temporary.write_text(buffer.getvalue(), encoding="utf-8")
+        temporary.replace(out)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise ScopsError(f"{out}: cannot write: {exc.strerror}") from exc
+    click.echo(f"scored {len(scores):,} rows of {csv_file} into {out}", err=True)
+
+
+@main.group()
+def model() -> None:
+    """List, train, deploy and evaluate the detector models."""
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@model.command("list")
+@click.option("--source", help="Only this source's model.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
+    """Every model version: status, data window, size and quality."""
+    from scops_tui.core import registry
+
+    versions = registry.list_versions(_writer(ctx), source)
+    if as_json:
+        click.echo(json.dumps([version.as_json() for version in versions]))
+        return
+    if not versions:
+        click.echo("no model versions yet (the recorder makes one with its first samples)")
+        return
+    click.echo(
+        f"{'id':>4}  {'model':<22} {'ver':>4}  {'kind':<18} {'status':<10} {'rows':>8}  "
+        f"{'data window (UTC)':<36} {'prec':>5} {'rec':>5} {'f1':>5}"
+    )
+    for v in versions:
+        window = f"{iso(v.training_data_start)[:16]} .. {iso(v.training_data_end)[:16]}"
+        click.echo(
+            f"{v.id:>4}  {v.model_name[:22]:<22} {v.version:>4}  {v.kind:<18} {v.status:<10} "
+            f"{v.training_data_size:>8,}  {window:<36} {_figure(v.precision):>5} {_figure(v.recall):>5} "
+            f"{_figure(v.f1):>5}"
+        )
+
+
+@model.command("train")
+@click.option("--source", help="Whose history to train on (default: this host's source).")
+@click.option("--deploy", is_flag=True, help="Deploy the new version at once.")
+@click.pass_context
+def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
+    """Train a learned detector on a source's recent history; it becomes a ready (or deployed) version."""
+    from scops_tui.core import store
+    from scops_tui.core.training import train_source
+
+    conn = _writer(ctx)
+    chosen = source or ctx.obj["settings"].source
+    click.echo(f"training on the recent history of {chosen} ...", err=True)
+    version = train_source(conn, chosen, deploy=deploy, created_by=store.user_id(conn, store.operator_username()))
+    click.echo(
+        f"version {version.id} ({version.model_name} v{version.version}) {version.status}: "
+        f"{version.training_data_size:,} samples from {iso(version.training_data_start)} "
+        f"to {iso(version.training_data_end)}"
+    )
+    if not deploy:
+        click.echo(f"deploy it with: scops-tui model deploy {version.id}")
+
+
+@model.command("deploy")
+@click.argument("version_id", type=int)
+@click.pass_context
+def model_deploy(ctx: click.Context, version_id: int) -> None:
+    """Make VERSION_ID the version that scores its source; the previous one is deprecated."""
+    from scops_tui.core import registry
+
+    version = registry.deploy(_writer(ctx), version_id)
+    click.echo(f"deployed version {version.id} ({version.model_name} v{version.version})")
+
+
+@model.command("evaluate")
+@click.argument("version_id", type=int, required=False)
+@click.option("--source", help="With no VERSION_ID: the deployed version of this source.")
+@click.pass_context
+def model_evaluate(ctx: click.Context, version_id: int | None, source: str | None) -> None:
+    """Compute precision, recall and F1 of a version from the verdicts given, and store them on it."""
+    from scops_tui.core import registry
+
+    conn = _writer(ctx)
+    if version_id is None:
+        chosen = source or ctx.obj["settings"].source
+        deployed = registry.deployed_version(conn, chosen)
+        if deployed is None:
+            raise ScopsError(f"no deployed model for source {chosen!r}; name a VERSION_ID")
+        version_id = deployed.id
+    version, quality = registry.evaluate(conn, version_id)
+    click.echo(
+        f"version {version.id} ({version.model_name} v{version.version}): {quality.labelled} verdicts "
+        f"(TP {quality.true_positives}, FP {quality.false_positives}, FN {quality.false_negatives}, "
+        f"TN {quality.true_negatives}); precision {_figure(quality.precision)}, "
+        f"recall {_figure(quality.recall)}, F1 {_figure(quality.f1)}"
+    )
+
+
+@main.group()
+def anomalies() -> None:
+    """The review queue of anomaly episodes."""
+
+
+@anomalies.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "acknowledged", "resolved", "all"]),
+    default="open",
+    show_default=True,
+)
+@click.option("--severity", type=click.Choice(["low", "medium", "high", "critical"]), help="Only this severity.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+@click.pass_context
+def anomalies_list(ctx: click.Context, status: Any, severity: str | None, limit: int | None, as_json: bool) -> None:
+    """Episodes, newest first."""
+    from scops_tui.core import review
+
+    episodes = review.list_episodes(_writer(ctx), status, severity, limit)
+    if as_json:
+        click.echo(json.dumps([episode.as_json() for episode in episodes]))
+        return
+    if not episodes:
+        click.echo("no anomaly episodes" + ("" if status == "all" else f" with status {status}"))
+        return
+    click.echo(
+        f"{'id':>5}  {'start (UTC)':<19} {'end':<8} {'source':<16} {'severity':<8} {'peak':>5}  {'status':<24} metrics"
+    )
+    for e in episodes:
+        metrics = ", ".join(str(item.get("metric")) for item in e.contributing_metrics[:3])
+        end = "-" if e.end_timestamp is None else iso(e.end_timestamp)[11:19]
+        state = e.status + (f" ({e.verdict})" if e.verdict else "")
+        peak = e.peak_score if e.peak_score is not None else e.confidence_score
+        click.echo(
+            f"{e.id:>5}  {iso(e.timestamp)[:19]:<19} {end:<8} {e.source[:16]:<16} {e.severity or '-':<8} "
+            f"{peak:>5.2f}  {state:<24} {metrics}"
+        )
+
+
+def _review_command(name: str, help_text: str) -> None:
+    """Register `anomalies NAME ID [--note TEXT]`, acting as the OS login user."""
+
+    @anomalies.command(name, help=help_text)
+    @click.argument("episode_id", metavar="ID", type=int)
+    @click.option("--note", help="A note kept with the episode (who and when are added).")
+    @click.pass_context
+    def action(ctx: click.Context, episode_id: int, note: str | None) -> None:
+        from scops_tui.core import review, store
+
+        conn = _writer(ctx)
+        who = store.operator_username()
+        if name == "ack":
+            episode = review.acknowledge(conn, episode_id, who, note)
+        elif name == "resolve":
+            episode = review.resolve(conn, episode_id, who, note)
+        else:
+            episode = review.give_verdict(conn, episode_id, who, confirmed=name == "confirm", note=note)
+        verdict = f", {episode.verdict}" if episode.verdict else ""
+        click.echo(f"episode {episode.id}: {episode.status}{verdict} (by {who})")
+
+
+_review_command("ack", "Acknowledge episode ID: seen, under review.")
+_review_command("confirm", "Confirm episode ID as a true anomaly (acknowledges it).")
+_review_command("false-positive", "Mark episode ID as a false positive (acknowledges it).")
+_review_command("resolve", "Resolve episode ID, with an optional --note.")
 
 
 def run() -> None:

@@ -11,13 +11,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from scops_tui.core import store
 from scops_tui.core.errors import DatabaseError, ScopsError
 from scops_tui.core.records import MetricRecord
 from scops_tui.core.sampler import HostSampler
 from scops_tui.core.timestamps import now_ms
+
+if TYPE_CHECKING:
+    from scops_tui.core.live_detection import DetectionSettings, LiveDetection
 
 FIRST_SAMPLE_AFTER = 0.5
 """Seconds after start of the first sample, so the first row is on disk well within 1.5 s."""
@@ -44,9 +47,7 @@ class RecorderLock:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
-            raise DatabaseError(
-                f"another recorder (pid {holder}) is already recording into {self.db_path}"
-            ) from None
+            raise DatabaseError(f"another recorder (pid {holder}) is already recording into {self.db_path}") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -101,6 +102,9 @@ class Recorder:
         on_sample: Callable[[MetricRecord], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         on_start: Callable[[], None] | None = None,
+        detection: DetectionSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[threading.Event, float], bool] | None = None,
     ) -> None:
         if interval < 1.0:
             raise ValueError("interval must be at least 1 second")
@@ -112,6 +116,11 @@ class Recorder:
         self.on_sample = on_sample
         self.on_error = on_error
         self.on_start = on_start
+        self.detection_settings = detection
+        self.detection: LiveDetection | None = None
+        # Tests pass a fake clock and a wait that advances it, so hours of sampling run in a moment.
+        self._clock = clock
+        self._wait = wait or (lambda event, seconds: event.wait(seconds))
         self.stats = RecorderStats()
 
     def run(self, stop: threading.Event, duration: float | None = None) -> RecorderStats:
@@ -121,10 +130,21 @@ class Recorder:
         try:
             conn = store.open_database(self.db_path, busy_timeout_ms=self.busy_timeout_ms)
             try:
+                if self.detection_settings is not None:
+                    from scops_tui.core.live_detection import LiveDetection
+
+                    system_id = store.user_id(conn, store.SYSTEM_USERNAME)
+                    self.detection = LiveDetection(
+                        self.db_path, self.sampler.source, system_id, settings=self.detection_settings
+                    )
+                    with store.sqlite_errors(self.db_path):
+                        self.detection.start(conn)
                 if self.on_start is not None:
                     self.on_start()
                 self._loop(conn, stop, duration)
             finally:
+                if self.detection is not None:
+                    self.detection.close()
                 conn.close()
         finally:
             lock.release()
@@ -132,7 +152,7 @@ class Recorder:
 
     def _loop(self, conn: sqlite3.Connection, stop: threading.Event, duration: float | None) -> None:
         system_id = store.user_id(conn, store.SYSTEM_USERNAME)
-        started = time.monotonic()
+        started = self._clock()
         end = None if duration is None else started + duration
         self.sampler.prime()
         buffer: list[MetricRecord] = []
@@ -141,17 +161,21 @@ class Recorder:
         tick = 0
         try:
             while end is None or due <= end + 1e-3:
-                if stop.wait(max(due - time.monotonic(), 0.0)):
+                if self._wait(stop, max(due - self._clock(), 0.0)):
                     break
                 record = self.sampler.sample()
+                if self.detection is not None:
+                    record = self.detection.score(record)
                 self.stats.samples += 1
                 buffer.append(record)
                 if self.on_sample is not None:
                     self.on_sample(record)
-                now = time.monotonic()
+                now = self._clock()
                 if self.stats.written == 0 or now - last_flush >= self.flush_interval:
                     self._flush(conn, buffer, system_id, started)
                     last_flush = now
+                if self.detection is not None:
+                    self._detection_housekeeping(conn)
                 tick += 1
                 due = started + tick * self.interval
                 if due < now:
@@ -171,26 +195,63 @@ class Recorder:
         *,
         final: bool = False,
     ) -> None:
+        detection = self.detection
         try:
-            with store.sqlite_errors(self.db_path):
-                store.insert_metrics(conn, buffer, created_by=system_id, created_at=now_ms())
+            with store.sqlite_errors(self.db_path), store.transaction(conn):
+                result = store.write_metrics(conn, buffer, created_by=system_id, created_at=now_ms())
+                if detection is not None:
+                    self._persist_detection(conn, detection, result.first_id)
         except ScopsError as exc:
+            if detection is not None:
+                detection.after_rollback()
             self.stats.failed_flushes += 1
             message = str(exc)
             if message != self.stats.last_error and self.on_error is not None:
                 self.on_error(message)
             self.stats.last_error = message
             self.stats.errors.append(message)
-            del buffer[: max(len(buffer) - MAX_BUFFERED_SAMPLES, 0)]
+            overflow = max(len(buffer) - MAX_BUFFERED_SAMPLES, 0)
+            if overflow:
+                del buffer[:overflow]
+                if detection is not None:
+                    detection.drop_oldest(overflow)
             if final:
                 raise
             return
+        if detection is not None:
+            detection.after_commit()
         if self.stats.first_write_after is None:
-            self.stats.first_write_after = time.monotonic() - started
+            self.stats.first_write_after = self._clock() - started
         self.stats.written += len(buffer)
         self.stats.flushes += 1
         self.stats.last_error = None
         buffer.clear()
+
+    def _persist_detection(self, conn: sqlite3.Connection, detection: LiveDetection, first_id: int | None) -> None:
+        """Write the batch's predictions and episodes; a failure there never costs the samples themselves."""
+        conn.execute("SAVEPOINT detection")
+        try:
+            detection.persist(conn, first_id)
+        except sqlite3.OperationalError:
+            raise  # locked, full, I/O: the whole batch waits for the next try
+        except (sqlite3.Error, ValueError) as exc:
+            # A row the schema refuses would be refused again on every retry: give it up, keep the samples.
+            conn.execute("ROLLBACK TO detection")
+            detection.discard_pending()
+            message = f"detection results of this batch were not stored: {exc}"
+            self.stats.errors.append(message)
+            if self.on_error is not None:
+                self.on_error(message)
+        conn.execute("RELEASE detection")
+
+    def _detection_housekeeping(self, conn: sqlite3.Connection) -> None:
+        assert self.detection is not None
+        try:
+            with store.sqlite_errors(self.db_path):
+                self.detection.tick(conn)
+        except ScopsError as exc:
+            if self.on_error is not None and str(exc) != self.stats.last_error:
+                self.on_error(str(exc))
 
 
 @contextlib.contextmanager
