@@ -43,7 +43,7 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+def settings_for(ctx: click.Context, **overrides: Any) -> Settings:
     """The effective settings, with this command's flags as the top layer."""
     base: dict[str, Any] = dict(ctx.obj.get("overrides", {}))
     base.update({k: v for k, v in overrides.items() if v is not None})
@@ -70,7 +70,7 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
 def config_command(ctx: click.Context, as_json: bool) -> None:
     """Print where every file is and each effective setting with where it came from."""
     paths = resolve_paths()
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     path_rows = {
         "home (SCOPS_HOME)": str(paths.home) if paths.home else "(not set: platform directories)",
         "config file": str(paths.config_file) + ("" if paths.config_file.exists() else " (absent)"),
@@ -128,7 +128,7 @@ def record(
     if detect:
         from scops_tui.core.live_detection import DetectionSettings
 
-    settings = _settings(ctx, interval=interval, source=source)
+    settings = settings_for(ctx, interval=interval, source=source)
 
     def announce() -> None:
         if not quiet:
@@ -167,7 +167,7 @@ def db_init(ctx: click.Context) -> None:
     from scops_tui.core import store
     from scops_tui.core.migrations import current_version
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     existed = settings.db.exists()
     conn = store.open_database(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
     try:
@@ -185,7 +185,7 @@ def db_status(ctx: click.Context, as_json: bool) -> None:
     """Schema version, row counts, size and identity of the database."""
     from scops_tui.core.maintenance import database_status
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     status = database_status(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
     if as_json:
         click.echo(json.dumps(status.as_json()))
@@ -209,7 +209,7 @@ def db_upgrade(ctx: click.Context) -> None:
     from scops_tui.core import store
     from scops_tui.core.migrations import apply_migrations, current_version, latest_version
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     store._refuse_non_sqlite(settings.db)
     if not settings.db.exists():
         raise ScopsError(f"no database at {settings.db} (create one with `scops-tui db init`)")
@@ -237,7 +237,7 @@ def db_check(ctx: click.Context) -> None:
     """Run SQLite's integrity and foreign-key checks; exit 1 on any problem."""
     from scops_tui.core.maintenance import check_database
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     report = check_database(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
     if report.ok:
         click.echo(f"database {settings.db}: ok (schema version {report.schema_version})")
@@ -255,7 +255,7 @@ def db_backup(ctx: click.Context, target: Path, force: bool) -> None:
     """Copy the database online (recording goes on) to TARGET, then verify the copy."""
     from scops_tui.core.maintenance import backup_database
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     report = backup_database(settings.db, target, force=force, busy_timeout_ms=settings.busy_timeout_ms)
     rows = sum(report.tables.values())
     click.echo(f"backed up {settings.db} to {target}: {rows:,} rows, {report.size_bytes:,} bytes, verified")
@@ -269,7 +269,7 @@ def db_restore(ctx: click.Context, backup: Path, force: bool) -> None:
     """Replace the database with a verified BACKUP."""
     from scops_tui.core.maintenance import restore_database
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     report = restore_database(backup, settings.db, force=force, busy_timeout_ms=settings.busy_timeout_ms)
     rows = sum(report.tables.values())
     click.echo(f"restored {settings.db} from {backup}: {rows:,} rows, schema version {report.schema_version}")
@@ -283,18 +283,18 @@ def db_prune(ctx: click.Context, older_than: float, dry_run: bool) -> None:
     """Delete metrics, logs, closed episodes and unreviewed predictions older than DAYS (one transaction)."""
     from scops_tui.core.maintenance import prune_database
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     report = prune_database(settings.db, older_than, dry_run=dry_run, busy_timeout_ms=settings.busy_timeout_ms)
     verb = "would delete" if dry_run else "deleted"
     details = ", ".join(f"{table} {count:,}" for table, count in report.deleted.items())
     click.echo(f"{verb} rows older than {iso(report.cutoff_ms)}: {details}")
 
 
-def _writer(ctx: click.Context) -> Any:
+def writer_for(ctx: click.Context) -> Any:
     """The database opened for writing (created and upgraded as needed), closed when the command ends."""
     from scops_tui.core import store
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     conn = store.open_database(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
     ctx.call_on_close(conn.close)
     return conn
@@ -348,7 +348,7 @@ def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
     """Every model version: status, data window, size and quality."""
     from scops_tui.core import registry
 
-    versions = registry.list_versions(_writer(ctx), source)
+    versions = registry.list_versions(writer_for(ctx), source)
     if as_json:
         click.echo(json.dumps([version.as_json() for version in versions]))
         return
@@ -377,7 +377,7 @@ def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
     from scops_tui.core import store
     from scops_tui.core.training import train_source
 
-    conn = _writer(ctx)
+    conn = writer_for(ctx)
     chosen = source or ctx.obj["settings"].source
     click.echo(f"training on the recent history of {chosen} ...", err=True)
     version = train_source(conn, chosen, deploy=deploy, created_by=store.user_id(conn, store.operator_username()))
@@ -397,7 +397,7 @@ def model_deploy(ctx: click.Context, version_id: int) -> None:
     """Make VERSION_ID the version that scores its source; the previous one is deprecated."""
     from scops_tui.core import registry
 
-    version = registry.deploy(_writer(ctx), version_id)
+    version = registry.deploy(writer_for(ctx), version_id)
     click.echo(f"deployed version {version.id} ({version.model_name} v{version.version})")
 
 
@@ -409,7 +409,7 @@ def model_evaluate(ctx: click.Context, version_id: int | None, source: str | Non
     """Compute precision, recall and F1 of a version from the verdicts given, and store them on it."""
     from scops_tui.core import registry
 
-    conn = _writer(ctx)
+    conn = writer_for(ctx)
     if version_id is None:
         chosen = source or ctx.obj["settings"].source
         deployed = registry.deployed_version(conn, chosen)
@@ -445,7 +445,7 @@ def anomalies_list(ctx: click.Context, status: Any, severity: str | None, limit:
     """Episodes, newest first."""
     from scops_tui.core import review
 
-    episodes = review.list_episodes(_writer(ctx), status, severity, limit)
+    episodes = review.list_episodes(writer_for(ctx), status, severity, limit)
     if as_json:
         click.echo(json.dumps([episode.as_json() for episode in episodes]))
         return
@@ -476,7 +476,7 @@ def _review_command(name: str, help_text: str) -> None:
     def action(ctx: click.Context, episode_id: int, note: str | None) -> None:
         from scops_tui.core import review, store
 
-        conn = _writer(ctx)
+        conn = writer_for(ctx)
         who = store.operator_username()
         if name == "ack":
             episode = review.acknowledge(conn, episode_id, who, note)
@@ -492,6 +492,15 @@ _review_command("ack", "Acknowledge episode ID: seen, under review.")
 _review_command("confirm", "Confirm episode ID as a true anomaly (acknowledges it).")
 _review_command("false-positive", "Mark episode ID as a false positive (acknowledges it).")
 _review_command("resolve", "Resolve episode ID, with an optional --note.")
+
+
+# Command groups that live in their own modules register here (they import this module's `main`).
+for _module in ("scops_tui.cli_transfer", "scops_tui.cli_sync"):
+    try:
+        __import__(_module)
+    except ModuleNotFoundError as _missing:
+        if _missing.name != _module:
+            raise
 
 
 def run() -> None:
