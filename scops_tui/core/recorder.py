@@ -82,6 +82,8 @@ class RecorderStats:
     written: int = 0
     flushes: int = 0
     failed_flushes: int = 0
+    dropped: int = 0
+    """Samples given up because the database stayed unwritable past MAX_BUFFERED_SAMPLES."""
     last_error: str | None = None
     first_write_after: float | None = None
     """Seconds from start to the first row committed."""
@@ -209,12 +211,19 @@ class Recorder:
             if message != self.stats.last_error and self.on_error is not None:
                 self.on_error(message)
             self.stats.last_error = message
-            self.stats.errors.append(message)
+            if len(self.stats.errors) < 100:
+                self.stats.errors.append(message)
             overflow = max(len(buffer) - MAX_BUFFERED_SAMPLES, 0)
             if overflow:
                 del buffer[:overflow]
+                self.stats.dropped += overflow
                 if detection is not None:
                     detection.drop_oldest(overflow)
+                if self.on_error is not None:
+                    self.on_error(
+                        f"{self.stats.dropped} oldest samples dropped: the database has been unwritable for "
+                        f"more than {MAX_BUFFERED_SAMPLES} samples"
+                    )
             if final:
                 raise
             return

@@ -135,3 +135,23 @@ def test_a_locked_database_delays_the_batch_and_loses_no_sample(db_path: Path) -
 def test_interval_below_one_second_is_refused(db_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 1 second"):
         make_recorder(db_path, interval=0.5)
+
+
+def test_samples_beyond_the_buffer_limit_are_dropped_loudly(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scops_tui.core.recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "MAX_BUFFERED_SAMPLES", 2)
+    store.open_database(db_path).close()
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    errors: list[str] = []
+    recorder = make_recorder(db_path, interval=1.0, flush_interval=0.0, busy_timeout_ms=20, on_error=errors.append)
+    try:
+        with pytest.raises(DatabaseError, match="locked"):
+            recorder.run(threading.Event(), duration=3.0)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert recorder.stats.samples == 4
+    assert recorder.stats.dropped == 2
+    assert any("oldest samples dropped" in message for message in errors)
