@@ -204,3 +204,37 @@ def test_model_for_other_features_is_refused() -> None:
     model, _, _ = trained_model()
     with pytest.raises(ValueError, match="features"):
         StreamingDetector(2, model=model)
+
+
+def test_a_daily_spike_alerts_once_not_every_day() -> None:
+    # Flat noise with the same spike at 02:00 each day: the first spike is news, later ones are not.
+    rng = np.random.default_rng(3)
+    rows_per_day = 288
+    days = 5
+    values = 10 + rng.normal(0, 0.5, size=rows_per_day * days)
+    spikes = [day * rows_per_day + 24 for day in range(1, days)]
+    for index in spikes:
+        values[index] = 60.0
+    stamps = [i * 5 * MINUTE_MS for i in range(len(values))]
+    scores = score_series(stamps, [[v] for v in values], replace(DetectorConfig(), learned_weight=0.0))
+    assert scores[spikes[0]] >= DEFAULT_THRESHOLD
+    assert all(scores[i] < DEFAULT_THRESHOLD for i in spikes[1:])
+    # Without the seasonal discount every spike would be flagged.
+    plain = score_series(stamps, [[v] for v in values], replace(DetectorConfig(), learned_weight=0.0, seasonal_days=0))
+    assert sum(plain[i] >= DEFAULT_THRESHOLD for i in spikes) > 1
+
+
+def test_new_settings_are_validated() -> None:
+    for change in ({"seasonal_days": -1}, {"seasonal_tolerance_ms": -5}, {"seasonal_discount": -0.1}):
+        with pytest.raises(ValueError, match=next(iter(change))):
+            DetectorConfig(**change)  # type: ignore[arg-type]
+
+
+def test_quantised_metric_at_its_usual_value_scores_zero() -> None:
+    # A metric that sits on one value most of the time with rare steps: the usual value is no news.
+    values = [0.066] * 900
+    for i in range(50, 900, 97):
+        values[i] = 0.134
+    scores = score_series([i * 5000 for i in range(900)], [[v] for v in values], DetectorConfig(learned_weight=0.0))
+    calm = [i for i in range(100, 900) if all(v == 0.066 for v in values[i - 20 : i + 1])]
+    assert calm and max(scores[i] for i in calm) == 0.0

@@ -1,0 +1,340 @@
+"""Score scops-tui's detector on the NAB files in shared/data/nab, the way NAB v1.1 scores detectors.
+
+Usage::
+
+    .venv/bin/python bench/nab.py [--data-dir DIR] [--out REPORT.md]
+
+The scorer follows NAB's own code (``nab/sweeper.py``, ``nab/optimizer.py``, ``nab/runner.py``):
+
+* Probation: the first ``min(floor(0.15 * rows), 0.15 * 5000)`` rows of each file are not scored.
+* Windows are inclusive ``[start, end]`` timestamp ranges; NAB locates them with ``list.index`` on the
+  timestamps, i.e. at the *first* row carrying each limit timestamp, and leaves a window at the first
+  row whose timestamp equals its end (a duplicate of the end timestamp falls outside).
+* A row inside a window weighs ``tp * S(-(right - i + 1) / width) / S(-1)``, with ``S(x) = 2 / (1 +
+  e^{5x}) - 1``; only the best (earliest) detection per window counts, and a window without one costs
+  ``fn``. A row outside every window weighs ``fp * S(|i - prev_right| / (prev_width - 1))``, or ``-fp``
+  before the first window (``S`` is -1 beyond 3 window widths).
+* One threshold for the whole corpus per profile: every distinct score is tried and the best corpus
+  total is kept (NAB's sweep); detections are rows with ``score >= threshold``.
+* Normalised score ``100 * (raw - null) / (perfect - null)``, where ``null`` is the optimised score of a
+  detector that outputs a constant and ``perfect = windows * tp``.
+
+In the same run it scores a rolling z-score baseline, so the figures can be compared on equal terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from scops_tui.core.detector import score_series
+from scops_tui.core.series_csv import parse_timestamp_ms, read_series
+
+DEFAULT_DATA_DIR = "/work/shared/data/nab"
+PROBATION_PERCENT = 0.15
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One of NAB's application profiles: the weights of a true positive, false positive and false negative."""
+
+    name: str
+    tp_weight: float
+    fp_weight: float
+    fn_weight: float
+
+
+PROFILES = (
+    Profile("standard", 1.0, 0.11, 1.0),
+    Profile("reward_low_FP_rate", 1.0, 0.22, 1.0),
+    Profile("reward_low_FN_rate", 1.0, 0.11, 2.0),
+)
+
+
+@dataclass(frozen=True)
+class ScoredRow:
+    """One row after NAB's sweep: its anomaly score, its weighted score if detected, and its window.
+
+    ``window`` is None outside windows and ``"probationary"`` in the probation period (never scored).
+    """
+
+    anomaly_score: float
+    sweep_score: float
+    window: str | None
+
+
+@dataclass
+class NabFile:
+    """A corpus file: its name, timestamps, values and label windows (as row-timestamp limits)."""
+
+    name: str
+    timestamps_ms: list[int]
+    rows: list[tuple[float, ...]]
+    windows: list[tuple[int, int]]
+
+
+def scaled_sigmoid(relative_position: float) -> float:
+    """NAB's reward curve: about +0.987 at -1 (start of a window), 0 at its end, -1 beyond 3 widths."""
+    if relative_position > 3.0:
+        return -1.0
+    return 2.0 / (1.0 + math.exp(5.0 * relative_position)) - 1.0
+
+
+def probation_length(rows: int) -> float:
+    """Rows of the probation period, exactly as NAB computes it (a float when the cap applies)."""
+    return min(math.floor(PROBATION_PERCENT * rows), PROBATION_PERCENT * 5000)
+
+
+def sweep_file(nab_file: NabFile, scores: Sequence[float], profile: Profile) -> list[ScoredRow]:
+    """NAB's ``Sweeper.calcSweepScore``: the weighted score each row would earn if it were a detection."""
+    timestamps = nab_file.timestamps_ms
+    if len(timestamps) != len(scores):
+        raise ValueError(f"{nab_file.name}: {len(scores)} scores for {len(timestamps)} rows")
+    pending = list(nab_file.windows)
+    max_tp = scaled_sigmoid(-1.0)
+    probation = probation_length(len(timestamps))
+    first_index: dict[int, int] = {}
+    for index, stamp in enumerate(timestamps):
+        first_index.setdefault(stamp, index)
+
+    result: list[ScoredRow] = []
+    window: tuple[int, int] | None = None
+    window_name: str | None = None
+    window_width = 0.0
+    window_right = 0
+    previous_width: float | None = None
+    previous_right: int | None = None
+    for i, (stamp, score) in enumerate(zip(timestamps, scores, strict=True)):
+        if pending and stamp == pending[0][0]:
+            window = pending.pop(0)
+            window_name = f"{nab_file.name}|{window[0]}"
+            window_right = first_index[window[1]]
+            window_width = float(window_right - first_index[window[0]] + 1)
+        if window is not None:
+            position = -(window_right - i + 1) / window_width
+            weighted = scaled_sigmoid(position) * profile.tp_weight / max_tp
+        else:
+            if previous_right is None or previous_width is None:
+                unweighted = -1.0
+            else:
+                unweighted = scaled_sigmoid(abs(previous_right - i) / (previous_width - 1))
+            weighted = unweighted * profile.fp_weight
+        name = window_name if i >= probation else "probationary"
+        result.append(ScoredRow(float(score), weighted, name))
+        if window is not None and stamp == window[1]:
+            previous_right = i
+            previous_width = window_width
+            window = None
+            window_name = None
+    return result
+
+
+def best_threshold(rows: list[ScoredRow], profile: Profile) -> tuple[float, float]:
+    """NAB's ``calcScoreByThreshold`` + optimizer: the threshold with the best total score, and that score.
+
+    Thresholds are tried from 1.1 (no detection) down through every distinct score; ties keep the
+    first (highest) threshold, as NAB's stable sort does.
+    """
+    scorable = sorted((r for r in rows if r.window != "probationary"), key=lambda r: r.anomaly_score, reverse=True)
+    parts: dict[str, float] = {}
+    for row in scorable:
+        if row.window is not None:
+            parts[row.window] = -profile.fn_weight
+    fp_total = 0.0
+    window_total = sum(parts.values())
+    candidates: list[tuple[float, float]] = []
+    threshold = 1.1
+    for row in scorable:
+        if row.anomaly_score != threshold:
+            candidates.append((threshold, fp_total + window_total))
+            threshold = row.anomaly_score
+        if row.window is None:
+            fp_total += row.sweep_score
+        elif row.sweep_score > parts[row.window]:
+            window_total += row.sweep_score - parts[row.window]
+            parts[row.window] = row.sweep_score
+    candidates.append((threshold, fp_total + window_total))
+    best = max(candidates, key=lambda c: c[1])  # max() keeps the first of equal scores, like NAB's sort
+    return best
+
+
+@dataclass
+class FileResult:
+    """A file's NAB score at the corpus threshold of one profile, with its detection counts."""
+
+    score: float = 0.0
+    windows: int = 0
+    detected_windows: int = 0
+    false_positives: int = 0
+
+
+def score_at_threshold(rows: list[ScoredRow], threshold: float, profile: Profile) -> FileResult:
+    """A file's NAB score when rows with ``anomaly_score >= threshold`` are detections (``Sweeper.scoreDataSet``)."""
+    parts: dict[str, float] = {}
+    result = FileResult()
+    fp_total = 0.0
+    for row in rows:
+        if row.window == "probationary":
+            continue
+        if row.window is not None:
+            parts.setdefault(row.window, -profile.fn_weight)
+        if row.anomaly_score >= threshold:
+            if row.window is None:
+                fp_total += row.sweep_score
+                result.false_positives += 1
+            else:
+                parts[row.window] = max(parts[row.window], row.sweep_score)
+    result.windows = len(parts)
+    result.detected_windows = sum(1 for v in parts.values() if v != -profile.fn_weight)
+    result.score = fp_total + sum(parts.values())
+    return result
+
+
+@dataclass
+class DetectorResult:
+    """One detector over the corpus: per-profile threshold, raw and normalised score, per-file results."""
+
+    name: str
+    detect_seconds: float
+    thresholds: dict[str, float] = field(default_factory=dict)
+    raw: dict[str, float] = field(default_factory=dict)
+    normalised: dict[str, float] = field(default_factory=dict)
+    files: dict[str, dict[str, FileResult]] = field(default_factory=dict)
+
+
+def load_corpus(data_dir: str) -> list[NabFile]:
+    """Read every labelled file of the corpus (sorted by name) with scops-tui's own CSV reader."""
+    with open(os.path.join(data_dir, "labels", "combined_windows.json"), encoding="utf-8") as handle:
+        windows = json.load(handle)
+    corpus = []
+    for name in sorted(windows):
+        series = read_series(os.path.join(data_dir, "data", name))
+        limits = [(parse_timestamp_ms(start), parse_timestamp_ms(end)) for start, end in windows[name]]
+        corpus.append(NabFile(name, series.timestamps_ms, series.rows, limits))
+    return corpus
+
+
+def evaluate(name: str, corpus: list[NabFile], scores: dict[str, list[float]], seconds: float) -> DetectorResult:
+    """Optimise one threshold per profile over the corpus and normalise against the null detector."""
+    result = DetectorResult(name, seconds)
+    total_windows = sum(len(f.windows) for f in corpus)
+    for profile in PROFILES:
+        swept = {f.name: sweep_file(f, scores[f.name], profile) for f in corpus}
+        threshold, raw = best_threshold([row for rows in swept.values() for row in rows], profile)
+        null_rows = [r for f in corpus for r in sweep_file(f, [0.5] * len(f.timestamps_ms), profile)]
+        _, null_score = best_threshold(null_rows, profile)
+        perfect = total_windows * profile.tp_weight
+        result.thresholds[profile.name] = threshold
+        result.raw[profile.name] = raw
+        result.normalised[profile.name] = 100.0 * (raw - null_score) / (perfect - null_score)
+        for f in corpus:
+            result.files.setdefault(f.name, {})[profile.name] = score_at_threshold(swept[f.name], threshold, profile)
+    return result
+
+
+def rolling_zscore(values: Sequence[float], window: int = 100) -> list[float]:
+    """Baseline: |x - mean| / std over the previous ``window`` rows, mapped to [0, 1) by z / (z + 1).
+
+    The mapping is monotone and shared by all files, so it changes nothing in NAB's corpus-wide sweep.
+    """
+    x = np.asarray(values, dtype=float)
+    scores = np.zeros(len(x))
+    for i in range(2, len(x)):
+        past = x[max(0, i - window) : i]
+        spread = past.std()
+        deviation = abs(x[i] - past.mean())
+        z = deviation / spread if spread > 0 else (0.0 if deviation == 0 else 1e6)
+        scores[i] = z / (z + 1.0)
+    return scores.tolist()
+
+
+def run_detector(
+    corpus: list[NabFile], detect: Callable[[NabFile], list[float]]
+) -> tuple[dict[str, list[float]], float, dict[str, float]]:
+    """Score every file; return the scores, total wall time and per-file seconds."""
+    scores: dict[str, list[float]] = {}
+    per_file: dict[str, float] = {}
+    start = time.perf_counter()
+    for f in corpus:
+        t0 = time.perf_counter()
+        scores[f.name] = detect(f)
+        per_file[f.name] = time.perf_counter() - t0
+    return scores, time.perf_counter() - start, per_file
+
+
+def render_report(results: list[DetectorResult], per_file_seconds: dict[str, float], corpus: list[NabFile]) -> str:
+    """The Markdown report: the normalised scores per profile, then the standard profile per file."""
+    lines = ["# NAB results (21 files: realAWSCloudwatch + realKnownCause)", ""]
+    lines.append("| detector | " + " | ".join(p.name for p in PROFILES) + " | detect time (s) |")
+    lines.append("|---|" + "---|" * len(PROFILES) + "---|")
+    for r in results:
+        cells = " | ".join(f"{r.normalised[p.name]:.2f}" for p in PROFILES)
+        lines.append(f"| {r.name} | {cells} | {r.detect_seconds:.1f} |")
+    lines.append("")
+    lines.append("Thresholds (one per profile, optimised over the corpus):")
+    lines.append("")
+    for r in results:
+        cells = ", ".join(f"{p.name} {r.thresholds[p.name]:.6f}" for p in PROFILES)
+        lines.append(f"- {r.name}: {cells}")
+    lines.append("")
+    for profile in PROFILES:
+        lines.append(f"## Per file, profile {profile.name} (raw score; detected windows / windows; false positives)")
+        lines.append("")
+        lines.append("| file | rows | " + " | ".join(r.name for r in results) + " |")
+        lines.append("|---|---|" + "---|" * len(results))
+        for f in corpus:
+            file_cells: list[str] = []
+            for r in results:
+                fr = r.files[f.name][profile.name]
+                file_cells.append(f"{fr.score:+.3f} ({fr.detected_windows}/{fr.windows}; {fr.false_positives} FP)")
+            lines.append(f"| {f.name} | {len(f.rows)} | " + " | ".join(file_cells) + " |")
+        lines.append("")
+    lines.append(
+        "Detect seconds per file (ours): "
+        + ", ".join(f"{os.path.basename(n)} {s:.2f}" for n, s in per_file_seconds.items())
+    )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run both detectors over the corpus, print a summary to stderr and the report to stdout or ``--out``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="NAB directory with data/ and labels/")
+    parser.add_argument("--out", help="write the Markdown report here instead of stdout")
+    parser.add_argument("--zscore-window", type=int, default=100, help="rows in the baseline's rolling window")
+    args = parser.parse_args(argv)
+
+    corpus = load_corpus(args.data_dir)
+    ours, ours_seconds, per_file = run_detector(corpus, lambda f: score_series(f.timestamps_ms, f.rows))
+    baseline, baseline_seconds, _ = run_detector(
+        corpus, lambda f: rolling_zscore([row[0] for row in f.rows], args.zscore_window)
+    )
+    results = [
+        evaluate("scops-tui", corpus, ours, ours_seconds),
+        evaluate(f"rolling z-score ({args.zscore_window})", corpus, baseline, baseline_seconds),
+    ]
+    for r in results:
+        summary = ", ".join(f"{p.name} {r.normalised[p.name]:.2f}" for p in PROFILES)
+        print(f"{r.name}: {summary}; detect {r.detect_seconds:.1f} s", file=sys.stderr)
+    report = render_report(results, per_file, corpus)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(report)
+    else:
+        sys.stdout.write(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
