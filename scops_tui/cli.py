@@ -61,7 +61,23 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["overrides"] = {"db": db_path}
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        ctx.invoke(tui)
+
+
+@main.command()
+@click.option("--no-record", is_flag=True, help="Only read; do not record this host while the app is open.")
+@click.option("--source", help="Name to record this host under (default: the host name).")
+@click.pass_context
+def tui(ctx: click.Context, no_record: bool = False, source: str | None = None) -> None:
+    """Open the terminal app (also what plain `scops-tui` does): dashboard, history, review queue, models, sync."""
+    from scops_tui.tui.app import create_app
+
+    settings = settings_for(ctx, source=source)
+    app = create_app(settings, record=not no_record, keymap=resolve_paths().config_file)
+    app.run()
+    code = app.return_code or 0
+    if code:
+        sys.exit(code)
 
 
 @main.command("config")

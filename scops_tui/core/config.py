@@ -127,13 +127,17 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_TABLES = ("keys",)
+"""TOML tables of the config file read elsewhere: `[keys]` (binding id = key) by the terminal app."""
+
+
 def setting_names() -> list[str]:
     """The names of all settings, in declaration order."""
     return [f.name for f in fields(Settings) if f.name != "origins"]
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Read the TOML config file; a missing file is empty, an unreadable or malformed one is an error."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing file is empty, an unreadable or malformed one is a ConfigError."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -141,13 +145,18 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - set(_CONVERTERS))
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings of the TOML config file (its tables, such as `[keys]`, are read by their users)."""
+    data = read_toml(path)
+    unknown = sorted(set(data) - set(_CONVERTERS) - set(_TABLES))
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r} (known: {', '.join(_CONVERTERS)})")
-    return data
+    return {name: value for name, value in data.items() if name not in _TABLES}
 
 
 def load_settings(

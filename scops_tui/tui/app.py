@@ -1,0 +1,334 @@
+"""The scops-tui App and its factory: one `create_app` used by the CLI, the Pilot tests and the snapshots."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from scops_tui.core.config import Settings
+from scops_tui.core.errors import DatabaseError
+from scops_tui.core.processes import ProcessUsage
+from scops_tui.core.recorder import Recorder, RecorderLock
+from scops_tui.core.records import MetricRecord
+from scops_tui.core.sampler import HostSampler
+from scops_tui.core.timestamps import now_ms
+from scops_tui.tui.keymap import load_keymap
+from scops_tui.tui.messages import RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
+from scops_tui.tui.screens.anomalies import AnomaliesScreen
+from scops_tui.tui.screens.dashboard import DashboardScreen
+from scops_tui.tui.screens.detail import DetailScreen
+from scops_tui.tui.screens.dialogs import NoteDialog
+from scops_tui.tui.screens.help import HelpScreen
+from scops_tui.tui.screens.history import HistoryScreen
+from scops_tui.tui.screens.models import ModelsScreen
+from scops_tui.tui.screens.sync import SyncScreen
+
+if TYPE_CHECKING:
+    from scops_tui.core.live_detection import DetectionSettings
+
+ProcessReader = Callable[[int], list[ProcessUsage]]
+"""Returns the top N processes by CPU (blocking; called from a thread worker)."""
+
+SCREENS = Binding.Group("screens", compact=True)
+"""The footer shows the five screen keys as one group."""
+
+LIVE_POINTS = 120
+"""Samples kept for the dashboard's live charts."""
+
+
+def _psutil_processes(limit: int) -> list[ProcessUsage]:
+    from scops_tui.core.processes import top_processes
+
+    return top_processes(limit, 0.5)
+
+
+@dataclass(frozen=True)
+class BindingRow:
+    """One line of the help screen."""
+
+    screen: str
+    id: str
+    key: str
+    description: str
+
+
+class ScopsApp(App[int]):
+    """Dashboard, history, review queue, models and sync of one scops-tui database; records while open."""
+
+    TITLE = "scops-tui"
+    CSS_PATH = "scops.tcss"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "dashboard": DashboardScreen,
+        "history": HistoryScreen,
+        "anomalies": AnomaliesScreen,
+        "models": ModelsScreen,
+        "sync": SyncScreen,
+        "help": HelpScreen,
+    }
+    DEFAULT_MODE = "dashboard"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show('dashboard')", "Dashboard", id="app.dashboard", group=SCREENS),
+        Binding("2", "show('history')", "History", id="app.history", group=SCREENS),
+        Binding("3", "show('anomalies')", "Anomalies", id="app.anomalies", group=SCREENS),
+        Binding("4", "show('models')", "Models", id="app.models", group=SCREENS),
+        Binding("5", "show('sync')", "Sync", id="app.sync", group=SCREENS),
+        Binding("question_mark", "show('help')", "Help", key_display="?", id="app.help"),
+        Binding("q", "quit_app", "Quit", id="app.quit"),
+    ]
+    SCREEN_TITLES: ClassVar[dict[str, str]] = {
+        "dashboard": "Dashboard",
+        "history": "History",
+        "anomalies": "Anomalies",
+        "models": "Models",
+        "sync": "Sync",
+        "help": "Help",
+    }
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        record: bool,
+        sampler: HostSampler | None,
+        keymap: Mapping[str, str],
+        clock: Callable[[], int],
+        process_reader: ProcessReader,
+        detection: DetectionSettings | None,
+        refresh_seconds: float,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.record = record
+        self.sampler = sampler
+        self.clock = clock
+        self.process_reader = process_reader
+        self.detection = detection
+        self.refresh_seconds = refresh_seconds
+        self.recent: deque[MetricRecord] = deque(maxlen=LIVE_POINTS)
+        self.recording_state = "starting" if record else "not recording (--no-record)"
+        self.recorder_problem: str | None = None
+        self.user_keymap = dict(keymap)
+        if keymap:
+            self.set_keymap(dict(keymap))
+
+    # Navigation
+
+    def action_show(self, mode: str) -> None:
+        """Switch to one of the top-level screens."""
+        self.switch_mode(mode)
+
+    def action_quit_app(self) -> None:
+        """Quit with status 0; cancelling the recorder worker sets its stop event, so it flushes and stops."""
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette: every top-level screen, then every action of the screen it was opened on."""
+        yield from super().get_system_commands(screen)
+        for mode, title in self.SCREEN_TITLES.items():
+            yield SystemCommand(f"Go to {title}", f"Show the {title} screen", lambda m=mode: self.action_show(m))
+        for binding in _bindings_of(type(screen).BINDINGS):
+            action = binding.action
+            yield SystemCommand(
+                f"{getattr(type(screen), 'SCREEN_NAME', 'Screen')}: {binding.tooltip or binding.description}",
+                f"{binding.id} ({self._key_of(binding)})",
+                lambda a=action, s=screen: self.call_next(s.run_action, a),
+            )
+
+    # Help
+
+    def _key_of(self, binding: Binding) -> str:
+        keys = self._keymap.get(binding.id or "", binding.key)
+        if binding.key_display and binding.id not in self._keymap:
+            return binding.key_display
+        return ", ".join(self.get_key_display(binding.with_key(key)) for key in keys.split(","))
+
+    def binding_rows(self) -> list[BindingRow]:
+        """Every binding of every screen, with the key it has now (after the user's keymap)."""
+        owners: list[tuple[str, list[BindingType]]] = [("Global", list(self.BINDINGS))]
+        for screen_type in (
+            DashboardScreen,
+            HistoryScreen,
+            AnomaliesScreen,
+            DetailScreen,
+            ModelsScreen,
+            SyncScreen,
+            HelpScreen,
+        ):
+            owners.append((screen_type.SCREEN_NAME, list(screen_type.BINDINGS)))
+        owners.append(("Dialogs", list(NoteDialog.BINDINGS)))
+        return [
+            BindingRow(owner, binding.id or "", self._key_of(binding), binding.tooltip or binding.description)
+            for owner, bindings in owners
+            for binding in _bindings_of(bindings)
+        ]
+
+    # Recording
+
+    def on_mount(self) -> None:
+        if self.record:
+            self.record_host()
+
+    @work(thread=True, exit_on_error=False, group="recorder", name="recorder")
+    def record_host(self) -> None:
+        """Run the recorder loop until this worker is cancelled (the app quits): one thread for the whole run."""
+        worker = get_current_worker()
+        db = self.settings.db
+        if RecorderLock(db).held_by_other():
+            self.post_message(RecordingChanged("read-only: another process records into this database"))
+            return
+        detection = self.detection
+        if detection is None:
+            from scops_tui.core.live_detection import DetectionSettings
+
+            detection = DetectionSettings()
+
+        def post(message: Message) -> None:
+            self.post_message(message)
+
+        recorder = Recorder(
+            db,
+            self.sampler or HostSampler(self.settings.source),
+            interval=self.settings.interval,
+            flush_interval=self.settings.flush_interval,
+            busy_timeout_ms=self.settings.busy_timeout_ms,
+            on_sample=lambda record: post(SampleTaken(record)),
+            on_error=lambda text: post(RecorderProblem(text)),
+            on_start=lambda: post(RecordingChanged(f"recording every {self.settings.interval:g} s")),
+            detection=detection,
+        )
+        try:
+            recorder.run(worker.cancelled_event)
+        except DatabaseError as exc:
+            if "another recorder" in str(exc):
+                self.post_message(RecordingChanged("read-only: another process records into this database"))
+                return
+            raise
+        self.post_message(RecordingChanged("stopped"))
+
+    def on_recording_changed(self, message: RecordingChanged) -> None:
+        self.recording_state = message.state
+        self._dashboard_refresh_status()
+        dashboard = self._dashboard()
+        if dashboard is not None and message.state.startswith("recording"):
+            dashboard.load_status()  # the recorder may just have created the database
+
+    def on_recorder_problem(self, message: RecorderProblem) -> None:
+        self.recorder_problem = message.text
+        self.notify(message.text, title="recorder", severity="warning", timeout=8)
+        self._dashboard_refresh_status()
+
+    def on_sample_taken(self, message: SampleTaken) -> None:
+        self.recent.append(message.record)
+        self.recorder_problem = None
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.draw_live(list(self.recent))
+
+    def on_recent_samples_loaded(self, message: RecentSamplesLoaded) -> None:
+        live = list(self.recent)
+        newest_live = live[0].timestamp_ms if live else None
+        older = [r for r in message.records if newest_live is None or r.timestamp_ms < newest_live]
+        self.recent.clear()
+        self.recent.extend([*older, *live])
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.draw_live(list(self.recent))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.recording_state = f"recorder stopped: {event.worker.error}"
+            self.notify(str(event.worker.error), title="recorder failed", severity="error", timeout=10)
+            self._dashboard_refresh_status()
+
+    def _dashboard(self) -> DashboardScreen | None:
+        for screen in self._screen_stacks.get("dashboard", []):
+            if isinstance(screen, DashboardScreen):
+                return screen
+        return None
+
+    def _dashboard_refresh_status(self) -> None:
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.draw_status()
+
+
+def _bindings_of(bindings: Iterable[BindingType]) -> list[Binding]:
+    return [b for b in bindings if isinstance(b, Binding) and b.id]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    record: bool = True,
+    sampler: HostSampler | None = None,
+    keymap: Path | Mapping[str, str] | None = None,
+    clock: Callable[[], int] | None = None,
+    process_reader: ProcessReader | None = None,
+    detection: DetectionSettings | None = None,
+    refresh_seconds: float = 5.0,
+) -> ScopsApp:
+    """Build the app.
+
+    Args:
+        settings: database, source and recording settings.
+        record: record this host while the app is open (unless another process already does).
+        sampler: what to sample (default: this host through psutil).
+        keymap: a TOML file whose `[keys]` table maps binding ids to keys, or that mapping itself.
+        clock: "now" in epoch ms for the history ranges (tests pass a fixed one).
+        process_reader: returns the top N processes by CPU (tests pass a fixed one).
+        detection: detection settings of the recorder (default: as `scops-tui record`).
+        refresh_seconds: how often the status line and the top processes refresh.
+    """
+    if keymap is None:
+        keys: Mapping[str, str] = {}
+    elif isinstance(keymap, Path):
+        keys = load_keymap(keymap)
+    else:
+        keys = keymap
+    return ScopsApp(
+        settings,
+        record=record,
+        sampler=sampler,
+        keymap=keys,
+        clock=clock or now_ms,
+        process_reader=process_reader or _psutil_processes,
+        detection=detection,
+        refresh_seconds=refresh_seconds,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m scops_tui.tui.app [--db PATH] [--source NAME] [--no-record] [--keymap FILE]`."""
+    from scops_tui.core.config import load_settings
+    from scops_tui.core.errors import ScopsError
+
+    parser = argparse.ArgumentParser(prog="python -m scops_tui.tui.app", description="Open the scops-tui app.")
+    parser.add_argument("--db", help="database file (default: the configured one)")
+    parser.add_argument("--source", help="name this host records under")
+    parser.add_argument("--no-record", action="store_true", help="only read; do not record this host")
+    parser.add_argument("--keymap", type=Path, help="TOML file with a [keys] table of binding id = key")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings({"db": args.db, "source": args.source})
+        app = create_app(settings, record=not args.no_record, keymap=args.keymap)
+    except ScopsError as exc:
+        print(f"scops-tui: {exc}", file=sys.stderr)
+        return 1
+    result = app.run()
+    return int(result or app.return_code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Typed messages that thread workers post to the UI: small dataclasses, one per kind of result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from scops_tui.core.processes import ProcessUsage
+from scops_tui.core.records import MetricRecord
+from scops_tui.core.registry import ModelVersion
+from scops_tui.core.review import Episode
+from scops_tui.tui.readers import HistoryView, StatusFacts
+
+
+@dataclass
+class SampleTaken(Message):
+    """The recorder took a sample."""
+
+    record: MetricRecord
+
+
+@dataclass
+class RecentSamplesLoaded(Message):
+    """The newest stored samples, to fill the live charts on start."""
+
+    records: list[MetricRecord]
+
+
+@dataclass
+class RecordingChanged(Message):
+    """The recorder started, stopped, failed, or found another recorder (then the app only reads)."""
+
+    state: str
+
+
+@dataclass
+class RecorderProblem(Message):
+    """The recorder could not write (it keeps the samples and retries)."""
+
+    text: str
+
+
+@dataclass
+class StatusLoaded(Message):
+    """Fresh database facts for the status line."""
+
+    facts: StatusFacts
+
+
+@dataclass
+class ProcessesLoaded(Message):
+    """The top processes by CPU right now."""
+
+    processes: list[ProcessUsage]
+
+
+@dataclass
+class EpisodesLoaded(Message):
+    """The review queue with the current filter."""
+
+    episodes: list[Episode]
+
+
+@dataclass
+class EpisodesReviewed(Message):
+    """A review action was stored; these are the episodes as they are now."""
+
+    action: str
+    episodes: list[Episode]
+
+
+@dataclass
+class EpisodeLoaded(Message):
+    """One episode with its history, for the detail screen."""
+
+    episode: Episode
+    view: HistoryView
+
+
+@dataclass
+class HistoryLoaded(Message):
+    """A downsampled window of history."""
+
+    view: HistoryView
+    label: str
+
+
+@dataclass
+class MissedMarked(Message):
+    """A span was stored as a missed anomaly."""
+
+    samples: int
+
+
+@dataclass
+class VersionsLoaded(Message):
+    """The model versions."""
+
+    versions: list[ModelVersion]
+
+
+@dataclass
+class VersionChanged(Message):
+    """A version was trained or deployed."""
+
+    verb: str
+    version: ModelVersion
+
+
+@dataclass
+class TrainingFinished(Message):
+    """A training run ended (its result or error is reported separately)."""

@@ -1,0 +1,152 @@
+"""What the thread workers call: plain functions that open their own connection, read or act, and close.
+
+Nothing here touches Textual; each function returns plain frozen data for a typed message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from scops_tui.core import history, registry, review, store
+from scops_tui.core.records import MetricRecord
+from scops_tui.core.review import Episode, Status
+
+ReviewAction = Literal["acknowledge", "confirm", "false_positive", "resolve"]
+
+
+@contextmanager
+def reading(path: Path, busy_timeout_ms: int = 5000) -> Iterator[sqlite3.Connection]:
+    """A read-only connection for one worker call, closed afterwards."""
+    conn = store.open_reader(path, busy_timeout_ms=busy_timeout_ms)
+    try:
+        with store.sqlite_errors(path):
+            yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def writing(path: Path, busy_timeout_ms: int = 5000) -> Iterator[sqlite3.Connection]:
+    """A writer connection for one worker call (the database must exist), closed afterwards."""
+    conn = store.open_database(path, busy_timeout_ms=busy_timeout_ms, create=False)
+    try:
+        with store.sqlite_errors(path):
+            yield conn
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class StatusFacts:
+    """What the status line shows besides the recording state."""
+
+    size_bytes: int
+    deployed_version: str | None
+    open_anomalies: int
+    error: str | None = None
+    """Why the facts could not be read (e.g. the database does not exist yet)."""
+
+
+def read_status(path: Path, source: str) -> StatusFacts:
+    """Database size, the deployed model version of `source` and the number of open episodes."""
+    with reading(path) as conn:
+        deployed = registry.deployed_version(conn, source)
+        open_count = conn.execute(
+            "SELECT count(*) FROM anomaly_predictions WHERE acknowledged = 0 AND resolved_at IS NULL"
+        ).fetchone()[0]
+    return StatusFacts(
+        size_bytes=store.file_size(path),
+        deployed_version=None if deployed is None else deployed.version,
+        open_anomalies=int(open_count),
+    )
+
+
+def read_episodes(path: Path, status: Status, severity: str | None) -> list[Episode]:
+    """The review queue with this filter, newest first."""
+    with reading(path) as conn:
+        return review.list_episodes(conn, status, severity)
+
+
+def read_episode(path: Path, episode_id: int) -> Episode:
+    """One episode."""
+    with reading(path) as conn:
+        return review.get_episode(conn, episode_id)
+
+
+def apply_review(
+    path: Path, action: ReviewAction, episode_ids: Sequence[int], username: str, note: str | None = None
+) -> list[Episode]:
+    """Apply one review action to each episode through the same core functions as the `anomalies` CLI."""
+    calls: dict[ReviewAction, Callable[[sqlite3.Connection, int], Episode]] = {
+        "acknowledge": lambda conn, i: review.acknowledge(conn, i, username, note),
+        "confirm": lambda conn, i: review.give_verdict(conn, i, username, True, note),
+        "false_positive": lambda conn, i: review.give_verdict(conn, i, username, False, note),
+        "resolve": lambda conn, i: review.resolve(conn, i, username, note),
+    }
+    with writing(path) as conn:
+        return [calls[action](conn, episode_id) for episode_id in episode_ids]
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """One window of history as the chart draws it."""
+
+    start_ms: int
+    end_ms: int
+    buckets: int
+    rows: list[history.HistoryBucket]
+    episodes: list[history.EpisodeSpan]
+
+
+def read_history(path: Path, source: str, start_ms: int, end_ms: int, buckets: int) -> HistoryView:
+    """Downsampled history and the overlapping episodes of [start, end)."""
+    with reading(path) as conn:
+        rows = history.load_history(conn, source, start_ms, end_ms, buckets)
+        spans = history.episode_spans(conn, source, start_ms, end_ms)
+    return HistoryView(start_ms, end_ms, buckets, rows, spans)
+
+
+def read_bounds(path: Path, source: str) -> tuple[int, int] | None:
+    """First and last sample time of `source`."""
+    with reading(path) as conn:
+        return history.data_bounds(conn, source)
+
+
+def mark_missed(path: Path, source: str, start_ms: int, end_ms: int, username: str) -> int:
+    """Store [start, end] of `source` as a missed anomaly against the deployed version; samples marked."""
+    with writing(path) as conn:
+        deployed = registry.deployed_version(conn, source)
+        if deployed is None:
+            raise registry.RegistryError(f"no model version is deployed for {source}: nothing to mark a miss against")
+        return review.mark_missed(conn, source, start_ms, end_ms, username, deployed.id)
+
+
+def read_versions(path: Path) -> list[registry.ModelVersion]:
+    """Every model version, newest first."""
+    with reading(path) as conn:
+        return registry.list_versions(conn)
+
+
+def deploy_version(path: Path, version_id: int) -> registry.ModelVersion:
+    """Deploy one version."""
+    with writing(path) as conn:
+        return registry.deploy(conn, version_id)
+
+
+def retrain(path: Path, source: str) -> registry.ModelVersion:
+    """Train a new learned version of `source` on its history (not deployed)."""
+    from scops_tui.core.training import train_source
+
+    with writing(path) as conn:
+        return train_source(conn, source, deploy=False, created_by=store.user_id(conn, store.SYSTEM_USERNAME))
+
+
+def read_recent(path: Path, source: str, limit: int) -> list[MetricRecord]:
+    """The newest samples of `source`, oldest first (to fill the live charts on start)."""
+    with reading(path) as conn:
+        return history.latest_records(conn, source, limit)

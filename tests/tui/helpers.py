@@ -1,0 +1,30 @@
+"""Waiting on the app without timed assertions: poll a condition with a generous timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+TIMEOUT = 20.0
+
+
+async def wait_for(pilot: Pilot[object], condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> None:
+    """Let the app run until `condition()` is true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def table_column(table: DataTable[object], column: str) -> list[str]:
+    """The text of one column, top to bottom."""
+    return [str(table.get_cell(row_key, column)) for row_key in table.rows]
+
+
+def row_ids(table: DataTable[object]) -> list[int]:
+    """The row keys as ints, top to bottom."""
+    return [int(str(row_key.value)) for row_key in table.rows]

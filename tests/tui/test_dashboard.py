@@ -1,0 +1,150 @@
+"""The dashboard: status line, live charts fed by the recorder, top processes, and read-only mode."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.widgets import DataTable, Label
+
+from scops_tui.core.live_detection import DetectionSettings
+from scops_tui.core.recorder import RecorderLock
+from scops_tui.core.sampler import CounterReading, HostSampler
+from scops_tui.tui.app import ScopsApp
+from scops_tui.tui.widgets.chart import MetricChart
+from tests.tui.conftest import SAMPLES
+from tests.tui.helpers import wait_for
+
+SIZE = (120, 40)
+
+
+class SteadyCounters:
+    """A host with a steady 25 % CPU and growing disk and network counters."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self) -> CounterReading:
+        self.reads += 1
+        n = self.reads
+        return CounterReading(
+            cpu_busy_seconds=0.5 * n,
+            cpu_total_seconds=2.0 * n,
+            memory_percent=42.0,
+            disk_percent=61.0,
+            load=(0.3, 0.2, 0.1),
+            disk_read_bytes=1000 * n,
+            disk_write_bytes=3000 * n,
+            net_rx_bytes=700 * n,
+            net_tx_bytes=200 * n,
+        )
+
+
+def status_text(app: ScopsApp) -> str:
+    return str(app.screen.query_one("#status-line", Label).render())
+
+
+async def test_status_line_shows_database_model_anomalies_and_sync(make_app: Callable[..., ScopsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "open anomalies" in status_text(app), "the status facts")
+        text = status_text(app)
+    assert "not recording" in text
+    assert "db scops.db" in text
+    assert "KiB" in text or "MiB" in text
+    assert "model v1" in text
+    assert "open anomalies: 3" in text
+    assert "sync: not configured" in text
+
+
+async def test_charts_fill_from_stored_samples_and_processes_show(make_app: Callable[..., ScopsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        cpu = app.screen.query_one("#chart-cpu", MetricChart)
+        await wait_for(pilot, lambda: len(cpu.values) == 120, "the stored samples")
+        table = app.screen.query_one("#processes", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3, "the processes")
+        assert [str(v) for v in table.get_column_at(1)] == ["stress-ng", "postgres", "python3"]
+        for key in ("memory", "disk", "load", "diskio", "network"):
+            assert len(app.screen.query_one(f"#chart-{key}", MetricChart).values) == 120
+        assert "anomaly score" in str(app.screen.query_one("#anomaly-score", Label).render())
+        assert len(app.recent) == 120
+
+
+async def test_recording_feeds_the_live_charts_and_writes_the_database(
+    make_app: Callable[..., ScopsApp], seeded_db: Path
+) -> None:
+    sampler = HostSampler("livehost", SteadyCounters())
+    detection = DetectionSettings(train_in_background=False, capture_processes=False)
+    app = make_app(record=True, sampler=sampler, detection=detection)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "recording" in status_text(app), "the recorder to start")
+        await wait_for(pilot, lambda: any(r.source == "livehost" for r in app.recent), "a live sample")
+        live = [r for r in app.recent if r.source == "livehost"]
+        assert live[-1].cpu_usage == 25.0
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+    conn = sqlite3.connect(seeded_db)
+    try:
+        stored = conn.execute("SELECT count(*) FROM metrics WHERE source = 'livehost'").fetchone()[0]
+        total = conn.execute("SELECT count(*) FROM metrics").fetchone()[0]
+    finally:
+        conn.close()
+    assert stored >= 1
+    assert total == SAMPLES + stored
+    assert not RecorderLock(seeded_db).held_by_other()
+
+
+async def test_only_reads_when_another_process_records(make_app: Callable[..., ScopsApp], seeded_db: Path) -> None:
+    other = RecorderLock(seeded_db)
+    other.acquire()
+    try:
+        sampler = HostSampler("livehost", SteadyCounters())
+        app = make_app(record=True, sampler=sampler)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: "another process records" in status_text(app), "the read-only notice")
+            await app.workers.wait_for_complete()
+            assert app.is_running
+    finally:
+        other.release()
+    conn = sqlite3.connect(seeded_db)
+    try:
+        assert conn.execute("SELECT count(*) FROM metrics WHERE source = 'livehost'").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+async def test_ctrl_r_rereads_the_status(make_app: Callable[..., ScopsApp], seeded_db: Path) -> None:
+    from scops_tui.core import review, store
+
+    app = make_app(refresh_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "open anomalies: 3" in status_text(app), "the status facts")
+        conn = store.open_database(seeded_db)
+        try:
+            review.acknowledge(conn, 1, store.operator_username())
+        finally:
+            conn.close()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: "open anomalies: 2" in status_text(app), "the new count")
+
+
+async def test_first_run_records_into_a_new_database(tmp_path: Path) -> None:
+    from scops_tui.core.config import Settings
+    from scops_tui.tui.app import create_app
+    from tests.tui.conftest import fixed_processes
+
+    db = tmp_path / "fresh" / "new.db"
+    app = create_app(
+        Settings(db=db, source="livehost"),
+        sampler=HostSampler("livehost", SteadyCounters()),
+        detection=DetectionSettings(train_in_background=False, capture_processes=False),
+        process_reader=fixed_processes,
+        refresh_seconds=3600,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "open anomalies: 0" in status_text(app), "the status of the new database")
+        assert "recording" in status_text(app)
+        await wait_for(pilot, lambda: len(app.recent) >= 1, "a live sample")
+    assert db.exists()

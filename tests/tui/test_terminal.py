@@ -1,0 +1,80 @@
+"""The installed app in a real terminal (tmux): open, go to the queue, acknowledge, quit, check the database."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.tui.conftest import SOURCE, seed_database
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: no real terminal to drive")
+
+TIMEOUT = 30.0
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Run tmux commands on a private server (its own socket), killed afterwards."""
+    socket = f"scops-test-{os.getpid()}-{tmp_path.name}"
+
+    def run(*args: str) -> str:
+        result = subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, check=False)
+        return result.stdout
+
+    yield run
+    run("kill-server")
+
+
+def poll(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def acknowledged(path: Path, episode_id: int) -> bool:
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT acknowledged FROM anomaly_predictions WHERE id = ?", (episode_id,)).fetchone()
+    finally:
+        conn.close()
+    return bool(row and row[0])
+
+
+def test_acknowledge_in_a_real_terminal(tmp_path: Path, tmux: Callable[..., str], scops_home: Path) -> None:
+    db = tmp_path / "terminal.db"
+    seed_database(db)
+    status_file = tmp_path / "exit-status"
+    command = (
+        # COLUMNS/LINES (set by some test runners) would override the size of the tmux window.
+        f"env -u COLUMNS -u LINES SCOPS_HOME={shlex.quote(str(scops_home))} "
+        f"{shlex.quote(sys.executable)} -m scops_tui.tui.app "
+        f"--db {shlex.quote(str(db))} --source {SOURCE} --no-record; echo $? > {shlex.quote(str(status_file))}"
+    )
+    tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+
+    def screen() -> str:
+        return tmux("capture-pane", "-p", "-t", "app")
+
+    poll(lambda: "Dashboard" in screen() and "open anomalies: 3" in screen(), "the dashboard")
+    tmux("send-keys", "-t", "app", "3")
+    poll(lambda: "status: all" in screen() and "critical" in screen(), "the anomalies queue")
+    assert not acknowledged(db, 5)
+    tmux("send-keys", "-t", "app", "a")
+    poll(lambda: acknowledged(db, 5), "the acknowledgement in the database")
+    tmux("send-keys", "-t", "app", "q")
+    poll(status_file.exists, "the app to exit")
+    poll(lambda: status_file.read_text().strip() != "", "the exit status")
+    assert status_file.read_text().strip() == "0"
+    assert acknowledged(db, 5)
+    assert not acknowledged(db, 4)
