@@ -19,6 +19,8 @@ from tests.tui.conftest import SOURCE, seed_database
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: no real terminal to drive")
 
 TIMEOUT = 30.0
+INSTALLED = Path(sys.executable).with_name("scops-tui")
+"""The console script pip installed beside this interpreter: the app as a user starts it."""
 
 
 @pytest.fixture
@@ -58,8 +60,8 @@ def test_acknowledge_in_a_real_terminal(tmp_path: Path, tmux: Callable[..., str]
     command = (
         # COLUMNS/LINES (set by some test runners) would override the size of the tmux window.
         f"env -u COLUMNS -u LINES SCOPS_HOME={shlex.quote(str(scops_home))} "
-        f"{shlex.quote(sys.executable)} -m scops_tui.tui.app "
-        f"--db {shlex.quote(str(db))} --source {SOURCE} --no-record; echo $? > {shlex.quote(str(status_file))}"
+        f"{shlex.quote(str(INSTALLED))} --db {shlex.quote(str(db))} tui --source {SOURCE} --no-record; "
+        f"echo $? > {shlex.quote(str(status_file))}"
     )
     tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
 
@@ -78,3 +80,36 @@ def test_acknowledge_in_a_real_terminal(tmp_path: Path, tmux: Callable[..., str]
     assert status_file.read_text().strip() == "0"
     assert acknowledged(db, 5)
     assert not acknowledged(db, 4)
+
+
+def test_plain_scops_tui_opens_the_app_and_records_until_q(
+    tmp_path: Path, tmux: Callable[..., str], scops_home: Path
+) -> None:
+    db = tmp_path / "fresh.db"
+    status_file = tmp_path / "exit-status"
+    command = (
+        f"env -u COLUMNS -u LINES SCOPS_HOME={shlex.quote(str(scops_home))} SCOPS_FLUSH_INTERVAL=0 "
+        f"{shlex.quote(str(INSTALLED))} --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(status_file))}"
+    )
+    tmux("new-session", "-d", "-s", "plain", "-x", "120", "-y", "40", command)
+
+    def rows() -> int:
+        if not db.exists():
+            return 0
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("SELECT count(*) FROM metrics").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+        finally:
+            conn.close()
+
+    poll(lambda: "Dashboard" in tmux("capture-pane", "-p", "-t", "plain"), "the dashboard")
+    poll(lambda: rows() >= 2, "samples recorded while the app is open")
+    tmux("send-keys", "-t", "plain", "q")
+    poll(lambda: status_file.exists() and status_file.read_text().strip() != "", "the app to exit")
+    assert status_file.read_text().strip() == "0"
+    check = subprocess.run(
+        [str(INSTALLED), "--db", str(db), "db", "check"], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stderr
