@@ -268,6 +268,10 @@ def _deploy(conn: sqlite3.Connection, version_id: int) -> None:
     version = get_version(conn, version_id)
     if version.status == "training":
         raise RegistryError(f"model version {version_id} is still training and cannot be deployed")
+    if version.kind == "imported_labels":
+        raise RegistryError(
+            f"model version {version_id} holds imported labels; it does not score and cannot be deployed"
+        )
     conn.execute(
         "UPDATE ml_model_versions SET status = 'deprecated', is_deployed = 0 "
         "WHERE model_id = ? AND is_deployed = 1 AND id != ?",

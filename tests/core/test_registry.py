@@ -154,3 +154,15 @@ def test_quality_from_verdicts_is_stored_on_the_version(conn: sqlite3.Connection
     assert evaluated.recall == pytest.approx(2 / 3)
     assert evaluated.f1 == pytest.approx(2 / 3)
     assert evaluated.accuracy is None  # no labelled normal sample: accuracy would mean nothing
+
+
+def test_imported_labels_cannot_be_deployed(conn: sqlite3.Connection) -> None:
+    model_id = registry.ensure_model(conn, "labelled", system(conn))
+    cursor = conn.execute(
+        "INSERT INTO ml_model_versions (model_id, version, training_timestamp, training_data_start, "
+        "training_data_end, training_data_size, model_config, thresholds, status, created_by) "
+        "VALUES (?, '1', 0, 0, 0, 1, '{\"kind\": \"imported_labels\"}', '{}', 'ready', ?)",
+        (model_id, system(conn)),
+    )
+    with pytest.raises(registry.RegistryError, match="imported labels"):
+        registry.deploy(conn, int(cursor.lastrowid or 0))

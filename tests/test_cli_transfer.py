@@ -1,0 +1,79 @@
+"""`scops-tui import ...` and `scops-tui export`: messages, exit codes, files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from scops_tui.cli import main
+from scops_tui.core import store
+from tests.conftest import shared_file
+
+
+def _run(db: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--db", str(db), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_import_legacy_files_then_again(db_path: Path) -> None:
+    metrics = str(shared_file("data", "legacy", "real_training_data.json"))
+    code, out, _err = _run(db_path, "import", "metrics", metrics)
+    assert code == 0 and "145 new rows, 0 already present" in out and "10 labelled anomalies" in out
+    code, out, _err = _run(db_path, "import", "metrics", metrics)
+    assert code == 0 and "0 new rows, 145 already present" in out
+    for name in ("real_data_model.json", "production_model.json"):
+        code, out, _err = _run(db_path, "import", "model", str(shared_file("data", "legacy", name)))
+        assert code == 0 and "1 new model versions" in out
+    code, out, _err = _run(db_path, "import", "api-keys", str(shared_file("data", "legacy", "api_keys_db.json")))
+    assert code == 0 and "3 new API keys" in out
+    conn = store.open_database(db_path)
+    try:
+        counts = store.table_counts(conn)
+    finally:
+        conn.close()
+    assert counts["metrics"] == 145 and counts["api_keys"] == 3 and counts["ml_models"] == 3  # + labels@...
+
+
+def test_bad_file_is_one_line_without_traceback(db_path: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"timestamp": "2025-01-01T00:00:00", "cpu_usage": 500}]))
+    code, out, err = _run(db_path, "import", "metrics", str(bad))
+    assert code != 0 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{bad}: record 1, field 'cpu_usage'" in err
+
+
+def test_unknown_timezone_and_extension(db_path: Path, tmp_path: Path) -> None:
+    series = tmp_path / "s.txt"
+    series.write_text("timestamp,cpu_usage\n2024-01-01T00:00:00Z,1\n")
+    code, _out, err = _run(db_path, "import", "metrics", str(series))
+    assert code != 0 and "--format" in err and err.count("\n") == 1
+    code, _out, err = _run(db_path, "import", "metrics", str(series), "--format", "csv", "--timezone", "Nowhere/City")
+    assert code != 0 and "unknown time zone" in err
+    code, out, _err = _run(db_path, "import", "metrics", str(series), "--format", "csv", "--timezone", "Asia/Tokyo")
+    assert code == 0 and "1 new rows" in out
+
+
+def test_export_to_stdout_and_file(db_path: Path, tmp_path: Path) -> None:
+    _run(db_path, "import", "metrics", str(shared_file("data", "legacy", "real_training_data.json")))
+    code, out, _err = _run(db_path, "export", "metrics", "--format", "jsonl", "--columns", "timestamp,is_anomaly")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 145 and sum(row["is_anomaly"] for row in rows) == 10
+    target = tmp_path / "m.csv"
+    code, out, err = _run(db_path, "export", "metrics", "--out", str(target), "--since", "2025-08-08T12:00:00")
+    assert code == 0 and out == "" and "rows of metrics" in err
+    assert target.read_text().startswith("id,timestamp,source,")
+
+
+def test_export_errors_are_one_line(db_path: Path) -> None:
+    _run(db_path, "import", "metrics", str(shared_file("data", "legacy", "real_training_data.json")))
+    for args, needle in (
+        (["export", "nope"], "unknown table"),
+        (["export", "metrics", "--columns", "id,nope"], "no column 'nope'"),
+        (["export", "metrics", "--since", "soon"], "--since 'soon'"),
+    ):
+        code, _out, err = _run(db_path, *args)
+        assert code != 0 and needle in err and err.count("\n") == 1
