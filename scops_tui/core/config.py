@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from scops_tui.core.errors import ConfigError
+from scops_tui.core.sync_target import secret_url
 
 APP_NAME = "scops-tui"
 
@@ -113,6 +114,8 @@ class Settings:
     """How long a command waits for a database locked by another process before giving up."""
     retention_days: float | None = None
     """Default age in days for pruning raw history (None: keep everything)."""
+    pg_url: str | None = None
+    """PostgreSQL sync target (`--url`, `SCOPS_PG_URL`, `pg_url`); in the config file only while it is mode 0600."""
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     """For each setting, where its value came from: default, config file, environment or flag."""
 
@@ -124,6 +127,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "flush_interval": _positive_float(0.0),
     "busy_timeout_ms": _positive_int,
     "retention_days": _optional_days,
+    "pg_url": secret_url,
 }
 
 
@@ -174,11 +178,13 @@ def load_settings(
         "flush_interval": 10.0,
         "busy_timeout_ms": 5000,
         "retention_days": None,
+        "pg_url": None,
     }
     origins = dict.fromkeys(values, "default")
-    layers: list[tuple[str, Mapping[str, Any]]] = [
-        (f"config file {where.config_file}", read_config_file(where.config_file))
-    ]
+    file_values = read_config_file(where.config_file)
+    if "pg_url" in file_values:
+        _refuse_shared_secret_file(where.config_file)
+    layers: list[tuple[str, Mapping[str, Any]]] = [(f"config file {where.config_file}", file_values)]
     layers.append(
         (
             "environment",
@@ -195,3 +201,13 @@ def load_settings(
                 raise ConfigError(f"{origin}: {label} = {raw!r}: {exc}") from exc
             origins[name] = origin
     return Settings(**values, origins=origins)
+
+
+def _refuse_shared_secret_file(path: Path) -> None:
+    """A config file holding a connection string (maybe a password) must not be readable by others."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(
+            f"config file {path} holds pg_url but is readable by group or others (mode {mode:04o}); "
+            f"run: chmod 600 {path}"
+        )

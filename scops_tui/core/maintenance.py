@@ -292,9 +292,13 @@ def prune_database(
     conn = store.open_database(path, busy_timeout_ms=busy_timeout_ms, create=False)
     try:
         with store.sqlite_errors(path), store.transaction(conn):
+            from scops_tui.core.sync_local import unsynced_conditions
+
+            # Once a sync target is configured or used, rows not yet on the server (as they are now) are kept.
+            synced = unsynced_conditions(conn)
             deleted = {}
             for table in ("model_predictions", "anomaly_predictions", "api_key_usage", "metrics"):
-                where = _PRUNE_RULES[table]
+                where = _PRUNE_RULES[table] + (f" AND {synced[table]}" if synced else "")
                 # Table names and conditions are the constants above; the cutoff is a bound parameter.
                 verb = "SELECT count(*)" if dry_run else "DELETE"
                 cursor = conn.execute(f"{verb} FROM {table} WHERE {where}", {"cutoff": cutoff})

@@ -1,0 +1,203 @@
+"""`scops-tui sync`: push the database to PostgreSQL (once or `--watch`), set a server up, report the state."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from scops_tui.cli import main, settings_for, writer_for
+from scops_tui.core.timestamps import iso
+
+if TYPE_CHECKING:
+    from scops_tui.core.sync import SyncReport
+    from scops_tui.core.sync_target import SyncTarget
+
+
+def _target(ctx: click.Context, url: str | None) -> SyncTarget:
+    """The sync target from --url, SCOPS_PG_URL, the config file's pg_url, or libpq's environment."""
+    from scops_tui.core.sync_target import target_for
+
+    return target_for(settings_for(ctx, pg_url=url))
+
+
+def _summary(report: SyncReport) -> None:
+    from scops_tui.core.store import TABLES
+
+    verb = "would send" if report.dry_run else "synced"
+    click.echo(
+        f"{verb} {report.sent:,} rows {'to' if not report.dry_run else 'for'} {report.target} "
+        f"in {report.seconds:.2f} s (CPU {report.cpu_seconds:.2f} s)"
+        + (f", after {report.reconnects} reconnect(s)" if report.reconnects else "")
+    )
+    rejected = 0
+    for table in TABLES:
+        row = report.tables[table]
+        rejected += row.rejected
+        if report.dry_run:
+            click.echo(f"  {table:<20} {row.sent:>12,} pending")
+            continue
+        extra = f", {row.rejected:,} rejected" if row.rejected else ""
+        click.echo(f"  {table:<20} {row.inserted:>12,} new {row.updated:>8,} changed{extra}")
+    if rejected:
+        click.echo(f"{rejected:,} rows were refused by the server; see `scops-tui sync status`", err=True)
+
+
+class _Progress:
+    """A progress bar on stderr (terminals only) fed by the core's per-batch callback."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = click.progressbar(length=max(total, 1), label="sync", file=sys.stderr, show_pos=True)
+        self.bar.__enter__()
+        self.seen: dict[str, int] = {}
+
+    def __call__(self, table: str, done: int, pending: int) -> None:
+        step = done - self.seen.get(table, 0)
+        self.seen[table] = done
+        self.bar.label = f"sync {table}"
+        self.bar.update(step)
+
+    def close(self) -> None:
+        self.bar.__exit__(None, None, None)
+
+
+@main.group("sync", invoke_without_command=True)
+@click.option(
+    "--url", help="PostgreSQL connection string (else SCOPS_PG_URL, config pg_url, or libpq's PG* / service)."
+)
+@click.option("--watch", is_flag=True, help="Keep syncing until stopped (SIGINT/SIGTERM); retry with backoff.")
+@click.option(
+    "--interval", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds between --watch runs."
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Rows per transaction."
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be sent (local checkpoints); connect to nothing.")
+@click.option("--init-server", is_flag=True, help="Create or upgrade the server schema; print the host's role SQL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    url: str | None,
+    watch: bool,
+    interval: float,
+    batch_size: int,
+    dry_run: bool,
+    init_server: bool,
+    as_json: bool,
+) -> None:
+    """Push every table to PostgreSQL: new rows and later changes, in batches, resumable and idempotent."""
+    ctx.obj["sync_url"] = url
+    if ctx.invoked_subcommand is not None:
+        return
+    from scops_tui.core import store
+    from scops_tui.core import sync as core
+
+    target = _target(ctx, url)
+    settings = ctx.obj["settings"]
+    if init_server:
+        conn = writer_for(ctx)
+        database_id = store.database_id(conn)
+        applied, version = core.init_server(target)
+        core.mark_target_used(settings.db, target, busy_timeout_ms=settings.busy_timeout_ms)
+        for name in applied:
+            click.echo(f"applied {name}", err=True)
+        state = "upgraded to" if applied else "already at"
+        click.echo(f"-- server {target.display} {state} scops-tui schema version {version}", err=True)
+        click.echo(core.host_role_sql(database_id))
+        return
+    if watch:
+        _watch(target, settings, interval, batch_size)
+        return
+    progress = None
+    if not dry_run and not as_json and sys.stderr.isatty():
+        conn = store.open_database(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+        try:
+            progress = _Progress(sum(core.pending_rows(conn).values()))
+        finally:
+            conn.close()
+    try:
+        report = core.run_sync(
+            settings.db,
+            target,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+    else:
+        _summary(report)
+
+
+def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None:
+    from scops_tui.core import sync as core
+    from scops_tui.core.recorder import stop_on_signals
+
+    def reported(report: Any) -> None:
+        if report.sent:
+            click.echo(f"synced {report.sent:,} rows to {report.target} in {report.seconds:.2f} s", err=True)
+
+    def failed(message: str, wait: float) -> None:
+        click.echo(f"scops-tui: sync: {message} (retrying in {wait:.1f} s)", err=True)
+
+    click.echo(f"syncing {settings.db} to {target.display} every {interval:g} s (Ctrl-C to stop)", err=True)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        runs = core.watch_sync(
+            settings.db,
+            target,
+            stop,
+            interval=interval,
+            batch_size=batch_size,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            on_report=reported,
+            on_error=failed,
+        )
+    click.echo(f"sync stopped after {runs} successful run(s)", err=True)
+
+
+@sync.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def sync_status_command(ctx: click.Context, as_json: bool) -> None:
+    """Target (password masked), last success and error, pending rows per table, rejected rows."""
+    from scops_tui.core import sync as core
+    from scops_tui.core.errors import ConfigError
+
+    url = ctx.obj.get("sync_url")
+    settings = settings_for(ctx, pg_url=url)
+    display = None
+    try:
+        display = _target(ctx, url).display
+    except ConfigError:
+        display = None
+    status = core.sync_status(settings.db, display, busy_timeout_ms=settings.busy_timeout_ms)
+    if as_json:
+        click.echo(json.dumps(status.as_json()))
+        return
+
+    def when(ms: int | None) -> str:
+        return iso(ms) if ms is not None else "never"
+
+    click.echo(f"target        {status.target or '(none configured)'}")
+    click.echo(f"last attempt  {when(status.last_attempt_at)}")
+    click.echo(f"last success  {when(status.last_success_at)}")
+    error = f"{status.last_error} ({when(status.last_error_at)})" if status.last_error else "-"
+    click.echo(f"last error    {error}")
+    click.echo(f"pending       {sum(status.pending.values()):,} rows")
+    for table, count in status.pending.items():
+        click.echo(f"  {table:<20} {count:>12,}")
+    click.echo(f"rejected      {status.reject_count:,} rows")
+    for reject in status.rejects:
+        click.echo(
+            f"  {reject.table} id {reject.local_id} [{reject.sqlstate or '?'}] {reject.reason} "
+            f"({iso(reject.rejected_at)})"
+        )

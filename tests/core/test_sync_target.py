@@ -1,0 +1,72 @@
+"""The sync target: where the connection string comes from, and that its password is never shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scops_tui.core.config import load_settings
+from scops_tui.core.errors import ConfigError
+from scops_tui.core.sync_target import SecretUrl, mask_text, resolve_target
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql://bob:s3cr%40t@db:5432/scops", "postgresql://bob:***@db:5432/scops"),
+        ("postgres://bob@db/scops?password=zz&sslmode=require", "postgres://bob@db/scops?password=***&sslmode=require"),
+        ("host=db password='it\\'s secret' user=bob", "host=db password=*** user=bob"),
+        ("host=db password=plain user=bob", "host=db password=*** user=bob"),
+        ("postgresql://db/scops", "postgresql://db/scops"),
+    ],
+)
+def test_mask_text_hides_every_password_form(text: str, shown: str) -> None:
+    assert mask_text(text) == shown
+
+
+def test_a_target_masks_its_password_wherever_a_message_echoes_it() -> None:
+    target = resolve_target("postgresql://bob:p%40ss-word@db/scops")
+    assert "p%40ss" not in target.display
+    echoed = 'connection to "db" failed: FATAL: password authentication failed (password p@ss-word)'
+    assert "p@ss-word" not in target.mask(echoed)
+
+
+def test_secret_url_prints_masked_and_keeps_the_real_value() -> None:
+    url = SecretUrl("postgresql://bob:hunter2@db/scops")
+    assert "hunter2" not in f"{url} {url!r} {json.dumps(url)}"
+    assert url.secret == "postgresql://bob:hunter2@db/scops"
+    assert resolve_target(url).conninfo == url.secret
+
+
+def test_settings_layers_for_pg_url(scops_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().pg_url is None
+    config = scops_home / "config.toml"
+    config.write_text('pg_url = "postgresql://u:filepw@db/x"\n')
+    config.chmod(0o640)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_settings()
+    config.chmod(0o600)
+    settings = load_settings()
+    assert settings.pg_url is not None and "filepw" not in settings.pg_url
+    assert settings.origins["pg_url"].startswith("config file")
+    monkeypatch.setenv("SCOPS_PG_URL", "postgresql://u:envpw@db/x")
+    assert getattr(load_settings().pg_url, "secret", "") == "postgresql://u:envpw@db/x"
+    flagged = load_settings({"pg_url": "postgresql://db/flag"})
+    assert flagged.pg_url == "postgresql://db/flag" and flagged.origins["pg_url"] == "flag"
+
+
+def test_an_empty_url_needs_libpq_environment() -> None:
+    with pytest.raises(ConfigError, match="no sync target"):
+        resolve_target(None, environ={})
+    target = resolve_target("", environ={"PGSERVICE": "central"})
+    assert target.conninfo == "" and "PGSERVICE=central" in target.display
+
+
+def test_a_malformed_connection_string_is_a_configuration_error_without_its_password() -> None:
+    from scops_tui.core.sync_server import connect
+
+    with pytest.raises(ConfigError, match="invalid sync target") as caught:
+        connect(resolve_target("host=127.0.0.1 password=hunter2 nonsense=1"))
+    assert "hunter2" not in str(caught.value) and "password=***" in str(caught.value)
