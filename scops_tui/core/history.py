@@ -7,19 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from scops_tui.core.records import MetricRecord
+from scops_tui.core.rollup import ROLLUP_COLUMNS
 from scops_tui.core.store import METRIC_COLUMNS, METRIC_SCALES, decode_metric
 
-CHART_METRICS = (
-    "cpu_usage",
-    "memory_usage",
-    "disk_usage",
-    "load_1m",
-    "disk_io_read",
-    "disk_io_write",
-    "network_rx",
-    "network_tx",
-)
-"""The metrics a history bucket summarises, in chart order."""
+CHART_METRICS = tuple(ROLLUP_COLUMNS)
+"""The metrics a history bucket summarises, in chart order (those the per-minute rollup keeps)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +62,31 @@ def _bucket_sql() -> str:
 
 _BUCKET_SQL = _bucket_sql()
 
+ROLLUP_MIN_WIDTH_MS = 2 * 60_000
+"""Buckets at least this wide are summed from the per-minute rollup instead of the raw samples."""
+
+
+def _rollup_bucket_sql() -> str:
+    rolled, raw, outer = [], [], []
+    for name in CHART_METRICS:
+        total, peak = ROLLUP_COLUMNS[name]
+        rolled += [f"{total} AS {name}_sum", f"{peak} AS {name}_max"]
+        raw += [f"{name}", f"{name}"]
+        outer += [f"sum({name}_sum)", f"max({name}_max)"]
+    # Built from constant column names; every value is a bound parameter. The second half reads the
+    # samples not yet folded into the rollup, so the result is exact whenever the rollup last caught up.
+    return (
+        f"SELECT bucket, sum(n), {', '.join(outer)}, max(score), max(flag) FROM ("  # noqa: S608
+        f"SELECT (minute - :start) / :width AS bucket, samples AS n, {', '.join(rolled)}, score_max AS score, "
+        "anomalous AS flag FROM metrics_rollup WHERE source = :source AND minute >= :start AND minute < :end "
+        f"UNION ALL SELECT (timestamp - :start) / :width, 1, {', '.join(raw)}, anomaly_score, is_anomaly "
+        "FROM metrics WHERE id > (SELECT last_id FROM metrics_rollup_state) AND source = :source "
+        "AND timestamp >= :start AND timestamp < :end) GROUP BY bucket ORDER BY bucket"
+    )
+
+
+_ROLLUP_BUCKET_SQL = _rollup_bucket_sql()
+
 
 def load_history(
     conn: sqlite3.Connection, source: str, start_ms: int, end_ms: int, buckets: int
@@ -82,13 +99,20 @@ def load_history(
     if end_ms <= start_ms:
         return []
     width = bucket_width(start_ms, end_ms, buckets)
+    if width >= ROLLUP_MIN_WIDTH_MS:
+        cursor = conn.execute(_ROLLUP_BUCKET_SQL, {"start": start_ms, "width": width, "source": source, "end": end_ms})
+        summed = True
+    else:
+        cursor = conn.execute(_BUCKET_SQL, (start_ms, width, source, start_ms, end_ms))
+        summed = False
     result = []
-    for row in conn.execute(_BUCKET_SQL, (start_ms, width, source, start_ms, end_ms)):
+    for row in cursor:
         averages: dict[str, float] = {}
         maxima: dict[str, float] = {}
         for index, name in enumerate(CHART_METRICS):
             scale = METRIC_SCALES.get(name, 1)
-            averages[name] = float(row[2 + 2 * index]) / scale
+            first = float(row[2 + 2 * index])
+            averages[name] = (first / int(row[1]) if summed else first) / scale
             maxima[name] = float(row[3 + 2 * index]) / scale
         score = row[2 + 2 * len(CHART_METRICS)]
         result.append(

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 FIRST_SAMPLE_AFTER = 0.5
 """Seconds after start of the first sample, so the first row is on disk well within 1.5 s."""
 
+ROLLUP_EVERY = 60.0
+"""Seconds between folding new samples into the per-minute rollup."""
+
 MAX_BUFFERED_SAMPLES = 100_000
 """Samples kept in memory while the database cannot be written; the oldest go first past this."""
 
@@ -158,7 +161,7 @@ class Recorder:
         end = None if duration is None else started + duration
         self.sampler.prime()
         buffer: list[MetricRecord] = []
-        last_flush = started
+        last_flush = last_rollup = started
         due = started + min(FIRST_SAMPLE_AFTER, self.interval)
         tick = 0
         try:
@@ -176,6 +179,9 @@ class Recorder:
                 if self.stats.written == 0 or now - last_flush >= self.flush_interval:
                     self._flush(conn, buffer, system_id, started)
                     last_flush = now
+                if now - last_rollup >= ROLLUP_EVERY:
+                    self._roll_up(conn)
+                    last_rollup = now
                 if self.detection is not None:
                     self._detection_housekeeping(conn)
                 tick += 1
@@ -252,6 +258,17 @@ class Recorder:
             if self.on_error is not None:
                 self.on_error(message)
         conn.execute("RELEASE detection")
+
+    def _roll_up(self, conn: sqlite3.Connection) -> None:
+        """Fold new samples into the per-minute summary that long charts read (off the sample's path)."""
+        from scops_tui.core import rollup
+
+        try:
+            with store.sqlite_errors(self.db_path):
+                rollup.catch_up(conn)
+        except ScopsError as exc:
+            if self.on_error is not None and str(exc) != self.stats.last_error:
+                self.on_error(str(exc))
 
     def _detection_housekeeping(self, conn: sqlite3.Connection) -> None:
         assert self.detection is not None
