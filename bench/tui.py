@@ -1,0 +1,208 @@
+"""The terminal app's own speed: launch to a painted dashboard, a 30-day history redraw, idle CPU.
+
+1. Launch: `scops-tui --db DB tui --no-record` starts in a 120x40 tmux window; the time from spawn until
+   the captured screen shows the dashboard with its data ("open anomalies") is taken, 5 times.
+2. History: 30 days of 5-second samples (518,400 rows) in a database; the time the History screen's
+   worker needs to read the 30-day window (`readers.read_history`, the SQL downsampling), and the time
+   from pressing `o` in the running app (Pilot) until the screen shows the loaded window.
+3. Idle CPU: the app open on its dashboard, recording at 1 s (plain `scops-tui`), beside the headless
+   `scops-tui record --interval 1` in the same run, both measured from /proc over `--seconds`.
+
+    .venv/bin/python bench/tui.py [--seconds 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scops_tui.core import rollup, store
+from scops_tui.core.records import MetricRecord
+
+SCOPS = Path(sys.executable).with_name("scops-tui")
+TICKS = os.sysconf("SC_CLK_TCK")
+DAY_MS = 86_400_000
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def tmux(socket: str, *args: str) -> str:
+    return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, check=False).stdout
+
+
+def seed(path: Path, days: float, now_ms: int, source: str) -> int:
+    rng = random.Random(3)
+    rows = int(days * DAY_MS / 5000)
+    conn = store.open_database(path)
+    system = store.user_id(conn, "system")
+    records = (
+        MetricRecord(
+            now_ms - (rows - i) * 5000,
+            source,
+            10 + 30 * rng.random(),
+            40 + rng.random(),
+            55.0,
+            rng.random(),
+            0.5,
+            0.5,
+            rng.randint(0, 10**6),
+            rng.randint(0, 10**6),
+            rng.randint(0, 10**5),
+            rng.randint(0, 10**5),
+            1.0,
+            None,
+            False,
+            rng.random() * 0.3,
+        )
+        for i in range(rows)
+    )
+    store.insert_metrics(conn, records, created_by=system, created_at=now_ms)
+    rollup.catch_up(conn)  # as the recorder does every minute
+    conn.close()
+    return rows
+
+
+def launch_times(db: Path, home: Path, runs: int) -> list[float]:
+    times = []
+    for run in range(runs):
+        socket = f"scops-bench-{os.getpid()}-{run}"
+        command = f"env -u COLUMNS -u LINES SCOPS_HOME={home} {SCOPS} --db {db} tui --no-record"
+        started = time.perf_counter()
+        tmux(socket, "new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+        while True:
+            screen = tmux(socket, "capture-pane", "-p", "-t", "app")
+            if "Dashboard" in screen and "open anomalies" in screen:
+                times.append(time.perf_counter() - started)
+                break
+            if time.perf_counter() - started > 30:
+                raise SystemExit("the dashboard did not appear within 30 s")
+            time.sleep(0.01)
+        tmux(socket, "send-keys", "-t", "app", "q")
+        time.sleep(0.5)
+        tmux(socket, "kill-server")
+    return times
+
+
+def history_times(db: Path, source: str, now_ms: int, runs: int) -> tuple[list[float], list[float]]:
+    from scops_tui.core.config import load_settings
+    from scops_tui.tui import readers
+    from scops_tui.tui.app import create_app
+    from scops_tui.tui.screens.history import HistoryScreen
+
+    reads = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        readers.read_history(db, source, now_ms - 30 * DAY_MS, now_ms, 116)
+        reads.append(time.perf_counter() - started)
+
+    async def redraws() -> list[float]:
+        app = create_app(load_settings({"db": db, "source": source}), record=False, clock=lambda: now_ms)
+        result = []
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await pilot.pause(1.0)
+            screen = app.screen
+            assert isinstance(screen, HistoryScreen)
+            for _ in range(runs):
+                await pilot.press("h")  # back to 1 h, so the next press really reloads 30 days
+                await pilot.pause(0.5)
+                started = time.perf_counter()
+                await pilot.press("o")
+                while screen.loaded_label != "30d":
+                    await asyncio.sleep(0.002)
+                await pilot.pause()
+                result.append(time.perf_counter() - started)
+            await pilot.press("q")
+        return result
+
+    return reads, asyncio.run(redraws())
+
+
+def idle_cpu(home: Path, seconds: float) -> dict[str, dict[str, float]]:
+    socket = f"scops-bench-idle-{os.getpid()}"
+    app_db, rec_db = home / "app.db", home / "recorder.db"
+    env = {**os.environ, "SCOPS_HOME": str(home), "SCOPS_INTERVAL": "1"}
+    command = f"env -u COLUMNS -u LINES SCOPS_HOME={home} SCOPS_INTERVAL=1 {SCOPS} --db {app_db}"
+    tmux(socket, "new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+    recorder = subprocess.Popen([str(SCOPS), "--db", str(rec_db), "record", "--interval", "1", "--quiet"], env=env)
+    try:
+        time.sleep(10)  # past start-up: imports, first paint, first samples
+        found = subprocess.run(["pgrep", "-f", "--", f"--db {app_db}"], capture_output=True, text=True, check=False)
+        pids = [int(pid) for pid in found.stdout.split()]
+        app_pid = next(pid for pid in pids if "python" in os.readlink(f"/proc/{pid}/exe"))
+        pids_of = {"app": app_pid, "recorder": recorder.pid}
+        start = {name: cpu_seconds(pid) for name, pid in pids_of.items()}
+        time.sleep(seconds)
+        end = {name: cpu_seconds(pid) for name, pid in pids_of.items()}
+        return {
+            name: {"cpu_percent": 100 * (end[name] - start[name]) / seconds, "peak_rss_mib": peak_rss_mib(pid)}
+            for name, pid in pids_of.items()
+        }
+    finally:
+        tmux(socket, "send-keys", "-t", "app", "q")
+        recorder.terminate()
+        recorder.wait(timeout=30)
+        time.sleep(1)
+        tmux(socket, "kill-server")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=120.0, help="idle CPU measuring time")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        raise SystemExit("tmux is needed (apt-get install tmux)")
+    now_ms = int(time.time() * 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        db = home / "history.db"
+        rows = seed(db, 30, now_ms, "bench-host")
+        launches = launch_times(db, home, args.runs)
+        reads, redraws = history_times(db, "bench-host", now_ms, args.runs)
+        idle = idle_cpu(home, args.seconds)
+    print(f"Command: `.venv/bin/python bench/tui.py --seconds {args.seconds:g} --runs {args.runs}`\n")
+    print(f"Database: {rows:,} samples (30 days at 5 s).\n")
+    print("| measure | median | min to max | target |")
+    print("|---|---|---|---|")
+    print(
+        f"| launch to painted dashboard (tmux, 120x40) | {statistics.median(launches):.3f} s | "
+        f"{min(launches):.3f} to {max(launches):.3f} s | < 1 s |"
+    )
+    print(
+        f"| 30-day history read in the worker (SQL downsampling) | {1000 * statistics.median(reads):.0f} ms | "
+        f"{1000 * min(reads):.0f} to {1000 * max(reads):.0f} ms | |"
+    )
+    print(
+        f"| 30-day history redraw, key press to loaded screen | {1000 * statistics.median(redraws):.0f} ms | "
+        f"{1000 * min(redraws):.0f} to {1000 * max(redraws):.0f} ms | < 150 ms |"
+    )
+    print(f"\n| recording at 1 s, {args.seconds:g} s | CPU, % of one core | peak RSS (MiB) |")
+    print("|---|---|---|")
+    for name, label in (("app", "app open on the dashboard"), ("recorder", "headless `scops-tui record`")):
+        print(f"| {label} | {idle[name]['cpu_percent']:.2f} % | {idle[name]['peak_rss_mib']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
