@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from scops_tui.core.records import MetricRecord
-from scops_tui.core.rollup import ROLLUP_COLUMNS
+from scops_tui.core.rollup import HOUR_MS, MINUTE_MS, ROLLUP_COLUMNS
 from scops_tui.core.store import METRIC_COLUMNS, METRIC_SCALES, decode_metric
 
 CHART_METRICS = tuple(ROLLUP_COLUMNS)
@@ -74,14 +74,17 @@ def _rollup_bucket_sql() -> str:
         raw += [f"{name}", f"{name}"]
         outer += [f"sum({name}_sum)", f"max({name}_max)"]
     # Built from constant column names; every value is a bound parameter. The second half reads the
-    # samples not yet folded into the rollup, so the result is exact whenever the rollup last caught up.
+    # samples not yet folded into the rollup, so the result is exact whenever the rollup last caught up;
+    # the unary + keeps SQLite from scanning the (source, timestamp) index there instead of the few
+    # newest ids.
     return (
         f"SELECT bucket, sum(n), {', '.join(outer)}, max(score), max(flag) FROM ("  # noqa: S608
-        f"SELECT (minute - :start) / :width AS bucket, samples AS n, {', '.join(rolled)}, score_max AS score, "
-        "anomalous AS flag FROM metrics_rollup WHERE source = :source AND minute >= :start AND minute < :end "
+        f"SELECT (bucket_start - :start) / :width AS bucket, samples AS n, {', '.join(rolled)}, "
+        "score_max AS score, anomalous AS flag FROM metrics_rollup WHERE source = :source AND span_ms = :span "
+        "AND bucket_start >= :start AND bucket_start < :end "
         f"UNION ALL SELECT (timestamp - :start) / :width, 1, {', '.join(raw)}, anomaly_score, is_anomaly "
-        "FROM metrics WHERE id > (SELECT last_id FROM metrics_rollup_state) AND source = :source "
-        "AND timestamp >= :start AND timestamp < :end) GROUP BY bucket ORDER BY bucket"
+        "FROM metrics WHERE id > (SELECT last_id FROM metrics_rollup_state) AND +source = :source "
+        "AND +timestamp >= :start AND +timestamp < :end) GROUP BY bucket ORDER BY bucket"
     )
 
 
@@ -100,7 +103,10 @@ def load_history(
         return []
     width = bucket_width(start_ms, end_ms, buckets)
     if width >= ROLLUP_MIN_WIDTH_MS:
-        cursor = conn.execute(_ROLLUP_BUCKET_SQL, {"start": start_ms, "width": width, "source": source, "end": end_ms})
+        # Hour rows for buckets of an hour or more, minute rows below: never more than ~60 rows a bucket.
+        span = HOUR_MS if width >= HOUR_MS else MINUTE_MS
+        parameters = {"start": start_ms, "width": width, "source": source, "end": end_ms, "span": span}
+        cursor = conn.execute(_ROLLUP_BUCKET_SQL, parameters)
         summed = True
     else:
         cursor = conn.execute(_BUCKET_SQL, (start_ms, width, source, start_ms, end_ms))

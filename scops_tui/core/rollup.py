@@ -1,4 +1,4 @@
-"""The per-minute summary of metrics that long history charts read, brought up to date by id."""
+"""The per-minute and per-hour summary of metrics that long history charts read, brought up to date by id."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import sqlite3
 from scops_tui.core.store import transaction
 
 MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+SPANS = (MINUTE_MS, HOUR_MS)
+"""The bucket lengths the rollup keeps."""
 
 # Column pairs (sum, max) of the rollup, in the order of history.CHART_METRICS.
 ROLLUP_COLUMNS = {
@@ -29,10 +32,11 @@ def _catch_up_sql() -> str:
         updates += [f"{total} = {total} + excluded.{total}", f"{peak} = max({peak}, excluded.{peak})"]
     # Built from the constant column names above; the id is a bound parameter.
     return (
-        f"INSERT INTO metrics_rollup (source, minute, samples, {', '.join(targets)}, score_max, anomalous) "  # noqa: S608
-        f"SELECT source, timestamp / 60000 * 60000, count(*), {', '.join(sources)}, max(anomaly_score), "
-        "max(is_anomaly) FROM metrics WHERE id > ? GROUP BY source, timestamp / 60000 "
-        "ON CONFLICT (source, minute) DO UPDATE SET samples = samples + excluded.samples, "
+        "INSERT INTO metrics_rollup (source, span_ms, bucket_start, samples, "  # noqa: S608
+        f"{', '.join(targets)}, score_max, anomalous) "
+        f"SELECT source, :span, timestamp / :span * :span, count(*), {', '.join(sources)}, max(anomaly_score), "
+        "max(is_anomaly) FROM metrics WHERE id > :last GROUP BY source, timestamp / :span "
+        "ON CONFLICT (source, span_ms, bucket_start) DO UPDATE SET samples = samples + excluded.samples, "
         + ", ".join(updates)
         + ", score_max = max(coalesce(score_max, excluded.score_max), coalesce(excluded.score_max, score_max)), "
         "anomalous = max(anomalous, excluded.anomalous)"
@@ -59,6 +63,7 @@ def catch_up(conn: sqlite3.Connection) -> int:
         newest = conn.execute("SELECT coalesce(max(id), 0) FROM metrics").fetchone()[0]
         if newest <= last_id:
             return 0
-        conn.execute(_CATCH_UP + "", (last_id,))
+        for span in SPANS:
+            conn.execute(_CATCH_UP, {"span": span, "last": last_id})
         conn.execute("UPDATE metrics_rollup_state SET last_id = ?", (newest,))
     return int(newest - last_id)

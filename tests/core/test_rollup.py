@@ -1,4 +1,4 @@
-"""The per-minute rollup: every sample counted once, and wide history windows read from it exactly."""
+"""The minute and hour rollup: every sample counted once, and wide history windows read from it exactly."""
 
 from __future__ import annotations
 
@@ -68,9 +68,11 @@ def test_catch_up_counts_every_row_once(conn: sqlite3.Connection) -> None:
     assert rollup.catch_up(conn) == 0
     write(conn, records(500, start=T0 + 1000 * 5000, seed=2))
     assert rollup.catch_up(conn) == 500
-    total = conn.execute("SELECT sum(samples), sum(cpu_sum) FROM metrics_rollup").fetchone()
+    total = conn.execute("SELECT sum(samples), sum(cpu_sum) FROM metrics_rollup WHERE span_ms = 60000").fetchone()
+    hours = conn.execute("SELECT sum(samples), sum(cpu_sum) FROM metrics_rollup WHERE span_ms = 3600000").fetchone()
     raw = conn.execute("SELECT count(*), sum(cpu_usage) FROM metrics").fetchone()
     assert total == raw
+    assert hours == raw
 
 
 def test_wide_windows_from_the_rollup_equal_the_raw_samples(conn: sqlite3.Connection) -> None:
@@ -79,6 +81,15 @@ def test_wide_windows_from_the_rollup_equal_the_raw_samples(conn: sqlite3.Connec
     start, end = T0, T0 + 6 * 3_600_000
     from_rollup = history.load_history(conn, "h", start, end, 60)  # 6-minute buckets
     assert_same(from_rollup, raw_buckets(conn, start, end, 60))
+
+
+def test_windows_of_days_read_the_hour_rows_and_equal_the_raw_samples(conn: sqlite3.Connection) -> None:
+    write(conn, records(3 * 24 * 60, step=60_000))  # 3 days at 1 min
+    rollup.catch_up(conn)
+    start, end = T0, T0 + 3 * 86_400_000
+    from_hours = history.load_history(conn, "h", start, end, 36)  # 2-hour buckets
+    assert len(from_hours) == 36
+    assert_same(from_hours, raw_buckets(conn, start, end, 36))
 
 
 def test_samples_not_yet_rolled_up_are_still_counted(conn: sqlite3.Connection) -> None:
@@ -94,7 +105,7 @@ def test_late_rows_of_an_old_minute_are_folded_in(conn: sqlite3.Connection) -> N
     rollup.catch_up(conn)
     write(conn, records(60, start=T0 + 5000, step=10_000, seed=4))  # fills the gaps of the same minutes
     rollup.catch_up(conn)
-    assert conn.execute("SELECT sum(samples) FROM metrics_rollup").fetchone()[0] == 180
+    assert conn.execute("SELECT sum(samples) FROM metrics_rollup WHERE span_ms = 60000").fetchone()[0] == 180
     assert_same(history.load_history(conn, "h", T0, T0 + 1_200_000, 5), raw_buckets(conn, T0, T0 + 1_200_000, 5))
 
 
@@ -108,5 +119,5 @@ def test_upgrade_fills_the_rollup_from_existing_samples(db_path: Path) -> None:
     conn.close()
     conn = store.open_database(db_path)
     assert rollup.pending(conn) == 0
-    assert conn.execute("SELECT sum(samples) FROM metrics_rollup").fetchone()[0] == 300
+    assert conn.execute("SELECT sum(samples) FROM metrics_rollup WHERE span_ms = 3600000").fetchone()[0] == 300
     conn.close()
