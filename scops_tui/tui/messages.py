@@ -10,7 +10,8 @@ from scops_tui.core.processes import ProcessUsage
 from scops_tui.core.records import MetricRecord
 from scops_tui.core.registry import ModelVersion
 from scops_tui.core.review import Episode
-from scops_tui.tui.readers import HistoryView, StatusFacts
+from scops_tui.core.sync import SyncReport
+from scops_tui.tui.readers import HistoryView, StatusFacts, SyncView
 
 
 @dataclass
@@ -111,3 +112,27 @@ class VersionChanged(Message):
 @dataclass
 class TrainingFinished(Message):
     """A training run ended (its result or error is reported separately)."""
+
+
+@dataclass
+class SyncLoaded(Message):
+    """The local sync state: target, last outcome, pending rows, rejects."""
+
+    view: SyncView
+
+
+@dataclass
+class SyncProgress(Message):
+    """A sync batch was committed: rows of `table` done so far in this run, of `pending` at its start."""
+
+    table: str
+    done: int
+    pending: int
+
+
+@dataclass
+class SyncFinished(Message):
+    """A sync run ended: its report, or the one-line error (password masked)."""
+
+    report: SyncReport | None
+    error: str | None = None

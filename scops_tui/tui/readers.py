@@ -6,15 +6,23 @@ Nothing here touches Textual; each function returns plain frozen data for a type
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from scops_tui.core import history, registry, review, store
+from scops_tui.core import history, registry, review, store, sync_local
+from scops_tui.core.errors import ConfigError, ScopsError
 from scops_tui.core.records import MetricRecord
 from scops_tui.core.review import Episode, Status
+from scops_tui.core.sync_local import SyncStatus
+from scops_tui.core.sync_target import SyncTarget, target_for
+
+if TYPE_CHECKING:
+    from scops_tui.core.sync import SyncReport
 
 ReviewAction = Literal["acknowledge", "confirm", "false_positive", "resolve"]
 
@@ -50,6 +58,8 @@ class StatusFacts:
     open_anomalies: int
     error: str | None = None
     """Why the facts could not be read (e.g. the database does not exist yet)."""
+    sync_state: str | None = None
+    """The sync state in a few words (`sync: 3 pending`); None until read."""
 
 
 def read_status(path: Path, source: str) -> StatusFacts:
@@ -150,3 +160,81 @@ def read_recent(path: Path, source: str, limit: int) -> list[MetricRecord]:
     """The newest samples of `source`, oldest first (to fill the live charts on start)."""
     with reading(path) as conn:
         return history.latest_records(conn, source, limit)
+
+
+# --- sync ---------------------------------------------------------------------------------------------
+
+
+def sync_target(settings: Any) -> SyncTarget | None:
+    """The configured sync target (pg_url, SCOPS_PG_URL or libpq's environment), or None: no I/O."""
+    try:
+        return target_for(settings)
+    except ConfigError:
+        return None
+
+
+@dataclass(frozen=True)
+class SyncView:
+    """What the Sync screen shows: the configured target (masked) and the local sync state."""
+
+    target: str | None
+    """The configured target's masked form; None when nothing names a target."""
+    status: SyncStatus
+
+    @property
+    def pending_total(self) -> int:
+        return sum(self.status.pending.values())
+
+
+def read_sync(settings: Any, limit: int = 20) -> SyncView:
+    """The local sync state of the settings' database (no connection to the server)."""
+    target = sync_target(settings)
+    status = sync_local.sync_status(
+        settings.db,
+        None if target is None else target.display,
+        busy_timeout_ms=settings.busy_timeout_ms,
+        limit=limit,
+    )
+    return SyncView(None if target is None else target.display, status)
+
+
+def sync_state_words(view: SyncView | None) -> str:
+    """The status line's few words: not configured, N pending, ok HH:MM (UTC) or error."""
+    if view is None or view.target is None:
+        return "sync: not configured"
+    status = view.status
+    if status.last_error:
+        return "sync: error"
+    if view.pending_total or status.last_success_at is None:
+        return f"sync: {view.pending_total:,} pending"
+    return "sync: ok " + time.strftime("%H:%M", time.gmtime(status.last_success_at // 1000))
+
+
+def read_sync_state(settings: Any) -> str:
+    """`sync_state_words` for the dashboard's status worker; never raises (an unreadable state says so)."""
+    if sync_target(settings) is None:
+        return "sync: not configured"
+    try:
+        return sync_state_words(read_sync(settings, limit=0))
+    except ScopsError:
+        return "sync: unknown"
+
+
+def push(
+    settings: Any,
+    target: SyncTarget,
+    progress: Callable[[str, int, int], None],
+    stop: threading.Event,
+    batch_size: int = 10_000,
+) -> SyncReport:
+    """One sync run of the settings' database to `target` (as `scops-tui sync`), stopping early if `stop` is set."""
+    from scops_tui.core.sync import run_sync
+
+    return run_sync(
+        settings.db,
+        target,
+        batch_size=batch_size,
+        busy_timeout_ms=settings.busy_timeout_ms,
+        progress=progress,
+        stop=stop,
+    )

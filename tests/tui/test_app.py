@@ -67,7 +67,7 @@ async def test_help_lists_every_binding_id_of_every_screen(make_app: Callable[..
         "anomalies.false_positive", "anomalies.resolve", "anomalies.details", "anomalies.status_filter",
         "anomalies.severity_filter", "anomalies.clear_marks",
         "detail.back", "detail.acknowledge", "detail.confirm", "detail.false_positive", "detail.resolve",
-        "models.down", "models.up", "models.retrain", "models.deploy",
+        "models.down", "models.up", "models.retrain", "models.deploy", "sync.now",
         "dialog.cancel",
     }  # fmt: skip
     assert set(ids) == expected

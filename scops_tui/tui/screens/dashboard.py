@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from textual import work
@@ -79,12 +80,14 @@ class DashboardScreen(ScopsScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-status", name="status")
     def load_status(self) -> None:
+        settings = self.scops.settings
+        sync_state = readers.read_sync_state(settings)
         try:
-            facts = readers.read_status(self.scops.settings.db, self.scops.settings.source)
+            facts = readers.read_status(settings.db, settings.source)
         except ScopsError as exc:
-            self.post_message(StatusLoaded(StatusFacts(0, None, 0, error=str(exc))))
+            self.post_message(StatusLoaded(StatusFacts(0, None, 0, error=str(exc), sync_state=sync_state)))
             return
-        self.post_message(StatusLoaded(facts))
+        self.post_message(StatusLoaded(replace(facts, sync_state=sync_state)))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-processes", name="top processes")
     def load_processes(self) -> None:
@@ -117,7 +120,10 @@ class DashboardScreen(ScopsScreen):
             parts.append(formatting.byte_size(facts.size_bytes))
             parts.append(f"model v{facts.deployed_version}" if facts.deployed_version else "model: none deployed")
             parts.append(f"open anomalies: {facts.open_anomalies}")
-        parts.append("sync: not configured")
+        if facts is not None and facts.sync_state:
+            parts.append(facts.sync_state)
+        elif readers.sync_target(app.settings) is None:
+            parts.append("sync: not configured")
         self.query_one("#status-line", Label).update(" │ ".join(parts))
 
     def draw_live(self, records: list[MetricRecord]) -> None:
