@@ -665,9 +665,11 @@ def run_sync(
         finally:
             reader.close()
         sent = sum(report.sent for report in reports.values())
-        record_state(
-            writer, target.display, last_success_at=now_ms(), last_error=None, last_error_at=None, last_rows=sent
-        )
+        # A run stopped between batches committed what it sent, but it is not a completed sync.
+        if stop is None or not stop.is_set():
+            record_state(
+                writer, target.display, last_success_at=now_ms(), last_error=None, last_error_at=None, last_rows=sent
+            )
     finally:
         writer.close()
     return SyncReport(
