@@ -425,3 +425,17 @@ def test_a_server_newer_than_the_program_is_refused(db_path: Path, pg_server: st
         sync(db_path, pg_server)
     with pytest.raises(SyncError, match="newer than this program"):
         init_server(resolve_target(pg_server))
+
+
+def test_a_run_stopped_between_batches_is_not_a_success(
+    conn: sqlite3.Connection, db_path: Path, pg_server: str
+) -> None:
+    fill(conn, metrics=3_000)
+    stop = threading.Event()
+    sync(db_path, pg_server, batch_size=1000, on_batch=lambda *args: stop.set(), stop=stop)
+    status = sync_status(db_path)
+    assert status.last_success_at is None
+    assert sum(status.pending.values()) > 0
+    sync(db_path, pg_server, batch_size=1000)
+    assert sync_status(db_path).last_success_at is not None
+    assert server_counts(pg_server) == store.table_counts(conn)
