@@ -510,13 +510,9 @@ _review_command("false-positive", "Mark episode ID as a false positive (acknowle
 _review_command("resolve", "Resolve episode ID, with an optional --note.")
 
 
-# Command groups that live in their own modules register here (they import this module's `main`).
-for _module in ("scops_tui.cli_transfer", "scops_tui.cli_sync"):
-    try:
-        __import__(_module)
-    except ModuleNotFoundError as _missing:
-        if _missing.name != _module:
-            raise
+# Command groups that live in their own modules add themselves to `main` when imported.
+import scops_tui.cli_sync  # noqa: E402
+import scops_tui.cli_transfer  # noqa: E402, F401
 
 
 def run() -> None:
