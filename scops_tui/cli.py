@@ -372,13 +372,13 @@ def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
         click.echo("no model versions yet (the recorder makes one with its first samples)")
         return
     click.echo(
-        f"{'id':>4}  {'model':<22} {'ver':>4}  {'kind':<18} {'status':<10} {'rows':>8}  "
+        f"{'id':>4}  {'model':<24} {'version':>7}  {'kind':<18} {'status':<10} {'rows':>8}  "
         f"{'data window (UTC)':<36} {'prec':>5} {'rec':>5} {'f1':>5}"
     )
     for v in versions:
         window = f"{iso(v.training_data_start)[:16]} .. {iso(v.training_data_end)[:16]}"
         click.echo(
-            f"{v.id:>4}  {v.model_name[:22]:<22} {v.version:>4}  {v.kind:<18} {v.status:<10} "
+            f"{v.id:>4}  {v.model_name[:24]:<24} {v.version:>7}  {v.kind:<18} {v.status:<10} "
             f"{v.training_data_size:>8,}  {window:<36} {_figure(v.precision):>5} {_figure(v.recall):>5} "
             f"{_figure(v.f1):>5}"
         )
