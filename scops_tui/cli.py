@@ -163,6 +163,7 @@ def record(
         on_error=lambda message: click.echo(f"scops-tui: warning: {message} (will retry)", err=True),
         on_start=announce,
         detection=DetectionSettings() if detect else None,
+        retention_days=settings.retention_days,
     )
     stop = threading.Event()
     with stop_on_signals(stop):
@@ -292,15 +293,20 @@ def db_restore(ctx: click.Context, backup: Path, force: bool) -> None:
 
 
 @db.command("prune")
-@click.option("--older-than", "older_than", type=float, required=True, metavar="DAYS", help="Age in days.")
+@click.option(
+    "--older-than", "older_than", type=float, metavar="DAYS", help="Age in days (default: the retention_days setting)."
+)
 @click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
 @click.pass_context
-def db_prune(ctx: click.Context, older_than: float, dry_run: bool) -> None:
+def db_prune(ctx: click.Context, older_than: float | None, dry_run: bool) -> None:
     """Delete metrics, logs, closed episodes and unreviewed predictions older than DAYS (one transaction)."""
     from scops_tui.core.maintenance import prune_database
 
     settings = settings_for(ctx)
-    report = prune_database(settings.db, older_than, dry_run=dry_run, busy_timeout_ms=settings.busy_timeout_ms)
+    days = older_than if older_than is not None else settings.retention_days
+    if days is None:
+        raise ScopsError("give --older-than DAYS, or set retention_days (SCOPS_RETENTION_DAYS)")
+    report = prune_database(settings.db, days, dry_run=dry_run, busy_timeout_ms=settings.busy_timeout_ms)
     verb = "would delete" if dry_run else "deleted"
     details = ", ".join(f"{table} {count:,}" for table, count in report.deleted.items())
     click.echo(f"{verb} rows older than {iso(report.cutoff_ms)}: {details}")

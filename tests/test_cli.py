@@ -296,3 +296,17 @@ def test_full_disk_is_one_line_and_loses_nothing(tiny_filesystem: Path) -> None:
     assert_one_line_error(result, "disk is full")
     filler.unlink()
     assert count_metrics(db) == before
+
+
+def test_prune_uses_the_retention_setting_or_says_what_is_missing(db_path: Path) -> None:
+    store.open_database(db_path).close()
+    assert_one_line_error(run_cli("--db", str(db_path), "db", "prune"), "retention_days")
+    result = subprocess.run(
+        [*SCOPS, "--db", str(db_path), "db", "prune", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SCOPS_RETENTION_DAYS": "7"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "would delete" in result.stdout

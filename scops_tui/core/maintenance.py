@@ -291,18 +291,28 @@ def prune_database(
     cutoff = (now_ms() if now is None else now) - round(older_than_days * 86_400_000)
     conn = store.open_database(path, busy_timeout_ms=busy_timeout_ms, create=False)
     try:
-        with store.sqlite_errors(path), store.transaction(conn):
-            from scops_tui.core.sync_local import unsynced_conditions
-
-            # Once a sync target is configured or used, rows not yet on the server (as they are now) are kept.
-            synced = unsynced_conditions(conn)
-            deleted = {}
-            for table in ("model_predictions", "anomaly_predictions", "api_key_usage", "metrics"):
-                where = _PRUNE_RULES[table] + (f" AND {synced[table]}" if synced else "")
-                # Table names and conditions are the constants above; the cutoff is a bound parameter.
-                verb = "SELECT count(*)" if dry_run else "DELETE"
-                cursor = conn.execute(f"{verb} FROM {table} WHERE {where}", {"cutoff": cutoff})
-                deleted[table] = int(cursor.fetchone()[0]) if dry_run else cursor.rowcount
+        with store.sqlite_errors(path):
+            deleted = prune_older_than(conn, cutoff, dry_run=dry_run)
     finally:
         conn.close()
     return PruneReport(cutoff_ms=cutoff, deleted=deleted, dry_run=dry_run)
+
+
+def prune_older_than(conn: sqlite3.Connection, cutoff_ms: int, *, dry_run: bool = False) -> dict[str, int]:
+    """Delete (or count) the rows that prune removes before `cutoff_ms`, in one transaction; rows per table.
+
+    Once a sync target is configured or used, rows not yet on the server are kept. The per-minute and
+    per-hour rollup is left alone, so pruned history survives as a summary.
+    """
+    from scops_tui.core.sync_local import unsynced_conditions
+
+    with store.transaction(conn):
+        synced = unsynced_conditions(conn)
+        deleted = {}
+        for table in ("model_predictions", "anomaly_predictions", "api_key_usage", "metrics"):
+            where = _PRUNE_RULES[table] + (f" AND {synced[table]}" if synced else "")
+            # Table names and conditions are the constants above; the cutoff is a bound parameter.
+            verb = "SELECT count(*)" if dry_run else "DELETE"
+            cursor = conn.execute(f"{verb} FROM {table} WHERE {where}", {"cutoff": cutoff_ms})
+            deleted[table] = int(cursor.fetchone()[0]) if dry_run else cursor.rowcount
+    return deleted

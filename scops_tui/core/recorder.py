@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 FIRST_SAMPLE_AFTER = 0.5
 """Seconds after start of the first sample, so the first row is on disk well within 1.5 s."""
 
+PRUNE_EVERY = 3600.0
+"""Seconds between applications of the retention setting while recording."""
+
 ROLLUP_EVERY = 60.0
 """Seconds between folding new samples into the per-minute rollup."""
 
@@ -108,6 +111,7 @@ class Recorder:
         on_error: Callable[[str], None] | None = None,
         on_start: Callable[[], None] | None = None,
         detection: DetectionSettings | None = None,
+        retention_days: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[threading.Event, float], bool] | None = None,
     ) -> None:
@@ -122,6 +126,7 @@ class Recorder:
         self.on_error = on_error
         self.on_start = on_start
         self.detection_settings = detection
+        self.retention_days = retention_days
         self.detection: LiveDetection | None = None
         # Tests pass a fake clock and a wait that advances it, so hours of sampling run in a moment.
         self._clock = clock
@@ -162,6 +167,7 @@ class Recorder:
         self.sampler.prime()
         buffer: list[MetricRecord] = []
         last_flush = last_rollup = started
+        last_prune = started - PRUNE_EVERY  # the first prune comes with the first samples
         due = started + min(FIRST_SAMPLE_AFTER, self.interval)
         tick = 0
         try:
@@ -182,6 +188,9 @@ class Recorder:
                 if now - last_rollup >= ROLLUP_EVERY:
                     self._roll_up(conn)
                     last_rollup = now
+                if self.retention_days is not None and now - last_prune >= PRUNE_EVERY:
+                    self._prune(conn)
+                    last_prune = now
                 if self.detection is not None:
                     self._detection_housekeeping(conn)
                 tick += 1
@@ -258,6 +267,20 @@ class Recorder:
             if self.on_error is not None:
                 self.on_error(message)
         conn.execute("RELEASE detection")
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        """Apply the retention setting: raw rows older than it go (the rollup and unsynced rows stay)."""
+        from scops_tui.core import rollup
+        from scops_tui.core.maintenance import prune_older_than
+
+        assert self.retention_days is not None
+        try:
+            with store.sqlite_errors(self.db_path):
+                rollup.catch_up(conn)  # summarise the rows before they go
+                prune_older_than(conn, now_ms() - round(self.retention_days * 86_400_000))
+        except ScopsError as exc:
+            if self.on_error is not None and str(exc) != self.stats.last_error:
+                self.on_error(str(exc))
 
     def _roll_up(self, conn: sqlite3.Connection) -> None:
         """Fold new samples into the per-minute summary that long charts read (off the sample's path)."""

@@ -155,3 +155,21 @@ def test_samples_beyond_the_buffer_limit_are_dropped_loudly(db_path: Path, monke
     assert recorder.stats.samples == 4
     assert recorder.stats.dropped == 2
     assert any("oldest samples dropped" in message for message in errors)
+
+
+def test_retention_prunes_old_raw_rows_while_recording_and_keeps_their_summary(db_path: Path) -> None:
+    from scops_tui.core.records import MetricRecord
+
+    conn = store.open_database(db_path)
+    old = [
+        MetricRecord(1_000_000 + i * 60_000, "fake-host", 5.0, 5.0, 5.0, 0, 0, 0, 0, 0, 0, 0, 1.0) for i in range(10)
+    ]
+    store.insert_metrics(conn, old, created_by=store.user_id(conn, "system"), created_at=1_000_000)
+    conn.close()
+    make_recorder(db_path, interval=1.0, retention_days=30.0).run(threading.Event(), duration=0.6)
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM metrics WHERE timestamp < 2000000000").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM metrics").fetchone()[0] == 1
+    kept = conn.execute("SELECT sum(samples) FROM metrics_rollup WHERE span_ms = 60000 AND bucket_start < 2000000000")
+    assert kept.fetchone()[0] == 10
+    conn.close()
