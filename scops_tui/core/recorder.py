@@ -268,39 +268,34 @@ class Recorder:
                 self.on_error(message)
         conn.execute("RELEASE detection")
 
+    def _housekeeping(self, work: Callable[[], object]) -> None:
+        """Run upkeep between samples; a database problem is reported (once) and never stops recording."""
+        try:
+            with store.sqlite_errors(self.db_path):
+                work()
+        except ScopsError as exc:
+            if self.on_error is not None and str(exc) != self.stats.last_error:
+                self.on_error(str(exc))
+
     def _prune(self, conn: sqlite3.Connection) -> None:
         """Apply the retention setting: raw rows older than it go (the rollup and unsynced rows stay)."""
         from scops_tui.core import rollup
         from scops_tui.core.maintenance import prune_older_than
 
         assert self.retention_days is not None
-        try:
-            with store.sqlite_errors(self.db_path):
-                rollup.catch_up(conn)  # summarise the rows before they go
-                prune_older_than(conn, now_ms() - round(self.retention_days * 86_400_000))
-        except ScopsError as exc:
-            if self.on_error is not None and str(exc) != self.stats.last_error:
-                self.on_error(str(exc))
+        cutoff = now_ms() - round(self.retention_days * 86_400_000)
+        self._housekeeping(lambda: (rollup.catch_up(conn), prune_older_than(conn, cutoff)))
 
     def _roll_up(self, conn: sqlite3.Connection) -> None:
-        """Fold new samples into the per-minute summary that long charts read (off the sample's path)."""
+        """Fold new samples into the per-minute and per-hour summary that long charts read."""
         from scops_tui.core import rollup
 
-        try:
-            with store.sqlite_errors(self.db_path):
-                rollup.catch_up(conn)
-        except ScopsError as exc:
-            if self.on_error is not None and str(exc) != self.stats.last_error:
-                self.on_error(str(exc))
+        self._housekeeping(lambda: rollup.catch_up(conn))
 
     def _detection_housekeeping(self, conn: sqlite3.Connection) -> None:
-        assert self.detection is not None
-        try:
-            with store.sqlite_errors(self.db_path):
-                self.detection.tick(conn)
-        except ScopsError as exc:
-            if self.on_error is not None and str(exc) != self.stats.last_error:
-                self.on_error(str(exc))
+        detection = self.detection
+        assert detection is not None
+        self._housekeeping(lambda: detection.tick(conn))
 
 
 @contextlib.contextmanager
