@@ -47,6 +47,8 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from scops_tui.core.episodes import severity_of
+
 __all__ = [
     "DEFAULT_THRESHOLD",
     "MODEL_FORMAT",
@@ -200,13 +202,7 @@ class Score:
 
 def severity(score: float) -> str:
     """Severity band of a score: ``critical`` >= 0.8, ``high`` >= 0.6, ``medium`` >= 0.4, else ``low``."""
-    if score >= 0.8:
-        return "critical"
-    if score >= 0.6:
-        return "high"
-    if score >= 0.4:
-        return "medium"
-    return "low"
+    return severity_of(score)
 
 
 def is_anomalous(score: float, threshold: float = DEFAULT_THRESHOLD) -> bool:
