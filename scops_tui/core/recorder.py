@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import errno
 import fcntl
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from scops_tui.core import store
 from scops_tui.core.errors import DatabaseError, ScopsError
@@ -36,47 +39,92 @@ MAX_BUFFERED_SAMPLES = 100_000
 
 
 class RecorderLock:
-    """An advisory lock beside the database that only one recorder at a time can hold."""
+    """An advisory lock beside the database that only one recorder at a time can hold.
+
+    The lock file (`DB.recorder.lock`, mode 0600) holds the PID of the recorder. It is opened without
+    following a symbolic link and only if it is a plain file of this user with one name, so a link or
+    hard link planted at its path can never make the recorder overwrite another file. The lock itself
+    is `flock`: the OS lets go of it when the process dies, so a stale file is simply taken over.
+    """
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
         self.path = Path(f"{db_path}.recorder.lock")
-        self._handle: IO[str] | None = None
+        self._fd: int | None = None
+
+    def _open(self) -> int:
+        """The lock file's descriptor (created 0600 if missing), refused unless it is safe to write."""
+        flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+        try:
+            try:
+                fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                fd = os.open(self.path, flags)  # left by an earlier recorder: checked below
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise DatabaseError(
+                    f"the lock file {self.path} is a symbolic link; not followed (remove it if it is not yours)"
+                ) from None
+            raise DatabaseError(f"cannot open the lock file {self.path}: {exc.strerror or exc}") from None
+        info = os.fstat(fd)
+        problem = None
+        if not stat.S_ISREG(info.st_mode):
+            problem = "is not a plain file"
+        elif info.st_nlink != 1:
+            problem = "has another name (a hard link)"
+        elif info.st_uid != os.geteuid():
+            problem = "belongs to another user"
+        if problem is not None:
+            os.close(fd)
+            raise DatabaseError(f"the lock file {self.path} {problem}; not used (remove it if it is not yours)")
+        return fd
 
     def acquire(self) -> None:
         """Take the lock or raise DatabaseError naming the process that holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
+        fd = self._open()
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
             raise DatabaseError(f"another recorder (pid {holder}) is already recording into {self.db_path}") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._handle = handle
+        try:
+            os.fchmod(fd, 0o600)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise DatabaseError(f"cannot write the lock file {self.path}: {exc.strerror or exc}") from None
+        self._fd = fd
 
     def release(self) -> None:
         """Let go of the lock (also released by the OS when the process dies)."""
-        if self._handle is not None:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
     def held_by_other(self) -> bool:
-        """True when some other process holds the lock right now."""
-        if not self.path.exists():
-            return False
-        with self.path.open("a+", encoding="utf-8") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        """True when some other process holds the lock right now (never creates or changes a file).
+
+        A lock file this user may not read (another user's recorder) counts as held: when in doubt,
+        callers such as `db restore` must not assume the database is idle.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        except PermissionError:
+            return True
+        except OSError:
+            return False  # missing, or a symbolic link no recorder would use
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also lets go of the shared lock just taken
         return False
 
 
@@ -90,6 +138,8 @@ class RecorderStats:
     failed_flushes: int = 0
     dropped: int = 0
     """Samples given up because the database stayed unwritable past MAX_BUFFERED_SAMPLES."""
+    restamped: int = 0
+    """Samples stored later than their wall time: the clock was at or behind a stored sample of the source."""
     last_error: str | None = None
     first_write_after: float | None = None
     """Seconds from start to the first row committed."""
@@ -109,6 +159,7 @@ class Recorder:
         busy_timeout_ms: int = 5000,
         on_sample: Callable[[MetricRecord], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
         on_start: Callable[[], None] | None = None,
         detection: DetectionSettings | None = None,
         retention_days: float | None = None,
@@ -124,6 +175,8 @@ class Recorder:
         self.busy_timeout_ms = busy_timeout_ms
         self.on_sample = on_sample
         self.on_error = on_error
+        self.on_warning = on_warning or on_error
+        self._clock_behind = False
         self.on_start = on_start
         self.detection_settings = detection
         self.retention_days = retention_days
@@ -164,6 +217,13 @@ class Recorder:
         system_id = store.user_id(conn, store.SYSTEM_USERNAME)
         started = self._clock()
         end = None if duration is None else started + duration
+        with store.sqlite_errors(self.db_path):
+            newest = conn.execute(
+                "SELECT max(timestamp) FROM metrics WHERE source = ?", (self.sampler.source,)
+            ).fetchone()[0]
+        if newest is not None:
+            # Never write at or before a stored sample of this source (the clock may have stepped back).
+            self.sampler.continue_after(int(newest))
         self.sampler.prime()
         buffer: list[MetricRecord] = []
         last_flush = last_rollup = started
@@ -175,6 +235,7 @@ class Recorder:
                 if self._wait(stop, max(due - self._clock(), 0.0)):
                     break
                 record = self.sampler.sample()
+                self._note_clock(record)
                 if self.detection is not None:
                     record = self.detection.score(record)
                 self.stats.samples += 1
@@ -215,6 +276,7 @@ class Recorder:
         detection = self.detection
         try:
             with store.sqlite_errors(self.db_path), store.transaction(conn):
+                self._skip_taken_timestamps(conn, buffer)
                 result = store.write_metrics(conn, buffer, created_by=system_id, created_at=now_ms())
                 if detection is not None:
                     self._persist_detection(conn, detection, result.first_id)
@@ -250,6 +312,67 @@ class Recorder:
         self.stats.flushes += 1
         self.stats.last_error = None
         buffer.clear()
+
+    def _note_clock(self, record: MetricRecord) -> None:
+        """Count a sample stamped past its wall time; warn once each time the clock falls behind."""
+        shifted = self.sampler.shifted_ms
+        if not shifted:
+            self._clock_behind = False
+            return
+        self.stats.restamped += 1
+        if not self._clock_behind:
+            self._clock_behind = True
+            if self.on_warning is not None:
+                self.on_warning(
+                    f"the wall clock is {(shifted - 1) / 1000:,.3f} s behind the newest sample of {record.source} "
+                    "(it stepped back): samples are stored 1 ms apart after it until the clock catches up"
+                )
+
+    def _skip_taken_timestamps(self, conn: sqlite3.Connection, buffer: list[MetricRecord]) -> None:
+        """Move any buffered sample whose (source, timestamp) another writer stored meanwhile to the next free ms.
+
+        The sampler already stamps every sample after the newest one stored when recording started; this
+        only matters if something else (an import under the same source) wrote into the batch's time span.
+        Order is kept: each sample stays after the one before it.
+        """
+        if not buffer:
+            return
+        source = self.sampler.source
+        low, high = buffer[0].timestamp_ms, buffer[-1].timestamp_ms + len(buffer)
+        taken = {
+            int(row[0])
+            for row in conn.execute(
+                "SELECT timestamp FROM metrics WHERE source = ? AND timestamp BETWEEN ? AND ?", (source, low, high)
+            )
+        }
+        if not taken:
+            return
+
+        def is_taken(timestamp: int) -> bool:
+            if timestamp <= high:
+                return timestamp in taken
+            return (
+                conn.execute("SELECT 1 FROM metrics WHERE source = ? AND timestamp = ?", (source, timestamp)).fetchone()
+                is not None
+            )
+
+        previous = low - 1
+        moved = 0
+        for index, record in enumerate(buffer):
+            timestamp = max(record.timestamp_ms, previous + 1)
+            while is_taken(timestamp):
+                timestamp += 1
+            if timestamp != record.timestamp_ms:
+                buffer[index] = dataclasses.replace(record, timestamp_ms=timestamp)
+                moved += 1
+            previous = timestamp
+        self.sampler.continue_after(previous)
+        self.stats.restamped += moved
+        if moved and self.on_warning is not None:
+            self.on_warning(
+                f"{moved} samples of {source} stored at the next free millisecond: "
+                "another writer stored rows at their times"
+            )
 
     def _persist_detection(self, conn: sqlite3.Connection, detection: LiveDetection, first_id: int | None) -> None:
         """Write the batch's predictions and episodes; a failure there never costs the samples themselves."""

@@ -91,6 +91,14 @@ class HostSampler:
         self._previous: CounterReading | None = None
         self._previous_at = 0.0
         self._last_timestamp_ms = -1
+        self.shifted_ms = 0
+        """How many ms the last sample's timestamp was moved past its wall time (0: stamped at wall time)."""
+        self.restamped = 0
+        """Samples stamped 1 ms after the previous one because the wall clock was at or before it."""
+
+    def continue_after(self, timestamp_ms: int) -> None:
+        """Stamp every later sample after `timestamp_ms` (e.g. the newest stored sample of this source)."""
+        self._last_timestamp_ms = max(self._last_timestamp_ms, timestamp_ms)
 
     def prime(self) -> None:
         """Take the baseline reading that the first sample's rates are measured against."""
@@ -105,9 +113,12 @@ class HostSampler:
         reading = self._counters.read()
         finished = self._monotonic()
         timestamp_ms = int(self._wall_clock() * 1000)
-        # Two samples of one source never share a timestamp, even if the wall clock steps back.
-        if timestamp_ms <= self._last_timestamp_ms:
+        # A source's timestamps only ever increase, even if the wall clock steps back (NTP, a VM resumed
+        # from a snapshot): until the clock catches up, each sample is stamped 1 ms after the previous one.
+        self.shifted_ms = max(self._last_timestamp_ms + 1 - timestamp_ms, 0)
+        if self.shifted_ms:
             timestamp_ms = self._last_timestamp_ms + 1
+            self.restamped += 1
         self._last_timestamp_ms = timestamp_ms
         previous = self._previous
         assert previous is not None
