@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
 
 from scops_tui.cli import main, settings_for, writer_for
+from scops_tui.core.errors import ScopsError
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -30,6 +34,82 @@ def _file_size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+@contextlib.contextmanager
+def _import_database(ctx: click.Context) -> Iterator[sqlite3.Connection]:
+    """The database an import writes into, opened for writing.
+
+    An existing database is opened as usual; a failed import rolls its one transaction back. A database
+    that does not exist yet is built in a private folder beside its path and linked into place only when
+    the import succeeded, so a failed import leaves no database (and no folder it had to make) behind.
+    """
+    from scops_tui.core import store
+
+    settings = settings_for(ctx)
+    target = settings.db
+    if os.path.lexists(target):
+        yield writer_for(ctx)
+        return
+    made = _make_folders(target.parent)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.import-", dir=target.parent))
+        try:
+            built = staging / target.name
+            conn = store.open_database(built, busy_timeout_ms=settings.busy_timeout_ms)
+            try:
+                yield conn
+                with store.sqlite_errors(target):
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+            _move_into_place(built, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _make_folders(directory: Path) -> list[Path]:
+    """Create `directory` and its missing parents (mode 0700); return the folders made, outermost first."""
+    missing = []
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    made: list[Path] = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            for done in reversed(made):
+                with contextlib.suppress(OSError):
+                    done.rmdir()
+            raise ScopsError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
+        made.append(folder)
+    return made
+
+
+def _move_into_place(built: Path, target: Path) -> None:
+    """Give the finished database its name; never replaces a file that appeared there meanwhile."""
+    wal = built.with_name(built.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        raise ScopsError(f"{target}: the new database could not be checkpointed; nothing was imported")
+    try:
+        os.link(built, target)
+    except FileExistsError:
+        raise ScopsError(f"{target} was created by another process during the import; nothing was imported") from None
+    except OSError:
+        if os.path.lexists(target):  # a file system without hard links: rename, after a last check
+            raise ScopsError(
+                f"{target} was created by another process during the import; nothing was imported"
+            ) from None
+        os.rename(built, target)
 
 
 @main.group("import")
@@ -72,12 +152,15 @@ def import_metrics_command(
     from scops_tui.core import importer, store
 
     zone = importer.resolve_timezone(timezone)
-    conn = writer_for(ctx)
-    created_by = store.user_id(conn, store.SYSTEM_USERNAME)
-    settings = settings_for(ctx)
-    guessed = (file_format or file.suffix.lstrip(".")).lower()
+    guessed = importer.check_metrics_options(file, file_format=file_format, source=source, column=column)
     length = _file_size(file) if guessed == "csv" else 0
-    with store.sqlite_errors(settings.db), _progress(f"importing {file.name}", length) as progress:
+    settings = settings_for(ctx)
+    with (
+        _import_database(ctx) as conn,
+        store.sqlite_errors(settings.db),
+        _progress(f"importing {file.name}", length) as progress,
+    ):
+        created_by = store.user_id(conn, store.SYSTEM_USERNAME)
         report = importer.import_metrics(
             conn,
             file,
@@ -104,9 +187,9 @@ def import_model_command(ctx: click.Context, file: Path, timezone: str, name: st
     from scops_tui.core import importer, store
 
     zone = importer.resolve_timezone(timezone)
-    conn = writer_for(ctx)
-    created_by = store.user_id(conn, store.SYSTEM_USERNAME)
-    with store.sqlite_errors(settings_for(ctx).db):
+    importer.check_option("--name", name)
+    with _import_database(ctx) as conn, store.sqlite_errors(settings_for(ctx).db):
+        created_by = store.user_id(conn, store.SYSTEM_USERNAME)
         report = importer.import_models(conn, file, created_by=created_by, timezone=zone, name=name)
     click.echo(report.summary())
 
@@ -120,9 +203,8 @@ def import_api_keys_command(ctx: click.Context, file: Path, timezone: str) -> No
     from scops_tui.core import importer, store
 
     zone = importer.resolve_timezone(timezone)
-    conn = writer_for(ctx)
-    created_by = store.user_id(conn, store.SYSTEM_USERNAME)
-    with store.sqlite_errors(settings_for(ctx).db):
+    with _import_database(ctx) as conn, store.sqlite_errors(settings_for(ctx).db):
+        created_by = store.user_id(conn, store.SYSTEM_USERNAME)
         report = importer.import_api_keys(conn, file, created_by=created_by, timezone=zone)
     click.echo(report.summary())
 

@@ -46,6 +46,7 @@ import json
 import math
 import os
 import re
+import reprlib
 import sqlite3
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -61,12 +62,16 @@ from scops_tui.core.errors import InputFileError, ScopsError
 from scops_tui.core.registry import ModelVersion, get_version
 from scops_tui.core.series_csv import parse_timestamp_ms
 from scops_tui.core.store import METRIC_COLUMNS, transaction
-from scops_tui.core.timestamps import now_ms
+from scops_tui.core.timestamps import iso, now_ms
 
 __all__ = [
     "DEFAULT_SOURCE",
+    "ImportOptionError",
     "ImportReport",
     "RuleScore",
+    "check_metrics_options",
+    "check_option",
+    "check_text",
     "evaluate_rules",
     "import_api_keys",
     "import_metrics",
@@ -87,6 +92,9 @@ _ONE_MS = timedelta(milliseconds=1)
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _EPOCH_SECONDS = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _CHUNK_ROWS = 5_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects an imported JSON file may have (the legacy files have 4)."""
 
 
 class ImportOptionError(ScopsError):
@@ -102,12 +110,16 @@ class ImportReport:
     """What was counted: `rows`, `model versions`, `API keys`."""
     added: int
     present: int
-    """Records skipped because the same row was already stored."""
+    """Records skipped because a row with the same key was stored before this import."""
     notes: tuple[str, ...] = ()
+    duplicates: int = 0
+    """Records that repeat an earlier record of the same file exactly (imported once)."""
 
     def summary(self) -> str:
         """One line for the user, e.g. `file.json: 0 new rows, 145 already present`."""
         text = f"{self.path}: {self.added:,} new {self.noun}, {self.present:,} already present"
+        if self.duplicates:
+            text += f", {self.duplicates:,} duplicates in the file (imported once)"
         return text + "".join(f"; {note}" for note in self.notes)
 
 
@@ -123,9 +135,43 @@ def resolve_timezone(name: str | None) -> tzinfo:
         ) from None
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = 60
+_REPR.maxother = 60
+_REPR.maxlong = 60
+
+
+def check_option(option: str, value: str | None) -> None:
+    """Refuse a `--source` or `--name` value that cannot be stored: 1 to 100 characters of valid Unicode."""
+    if value is None:
+        return
+    try:
+        check_text(value, 1, 100)
+    except ValueError as exc:
+        raise ImportOptionError(f"{option}: {exc}") from None
+
+
 def _show(value: object) -> str:
-    text = repr(value)
+    """A short printable form of a value: never deeper than 3 levels, lone surrogates escaped, at most 60 chars."""
+    text = _REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _lone_surrogate(text: str) -> bool:
+    """True when `text` holds a UTF-16 surrogate on its own (JSON's "\\ud800"): not Unicode, SQLite refuses it."""
+    return _SURROGATE.search(text) is not None
+
+
+def check_text(value: object, low: int, high: int) -> str:
+    """`value` if it is text of `low` to `high` characters that is valid Unicode; else ValueError saying why."""
+    if not isinstance(value, str):
+        raise ValueError(f"value {_show(value)} is not text")
+    if _lone_surrogate(value):
+        raise ValueError(f"value {_show(value)} holds a lone surrogate (not valid Unicode text)")
+    if not low <= len(value) <= high:
+        raise ValueError(f"value {_show(value)} must be {low} to {high} characters")
+    return value
 
 
 def parse_time(text: str, zone: tzinfo, *, allow_epoch: bool = True) -> int:
@@ -141,11 +187,34 @@ def parse_time(text: str, zone: tzinfo, *, allow_epoch: bool = True) -> int:
         except ValueError:
             raise ValueError(f"unparseable timestamp {stripped!r} (expected ISO-8601 or epoch seconds)") from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone)
+            moment = _local_moment(moment, zone, stripped)
         ms = (moment - _EPOCH) // _ONE_MS
     if not 0 <= ms <= _MAX_MS:
         raise ValueError(f"timestamp {text.strip()!r} is outside 1970-01-01 .. 9999-12-31")
     return ms
+
+
+def _local_moment(naive: datetime, zone: tzinfo, text: str) -> datetime:
+    """`naive` read in `zone`; ValueError for a wall time that a daylight-saving change skips or repeats.
+
+    Such a time has no single UTC instant (it would collide with, or be read as, another sample), so it is
+    refused rather than guessed: give it an offset in the file, or read the file in UTC.
+    """
+    early = naive.replace(tzinfo=zone, fold=0)
+    late = naive.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return early
+    round_trip = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    name = getattr(zone, "key", str(zone))
+    if round_trip != naive:
+        raise ValueError(
+            f"local time {text!r} does not exist in {name} (skipped by a daylight-saving change); "
+            "give its UTC offset in the file"
+        )
+    raise ValueError(
+        f"local time {text!r} occurs twice in {name} (repeated by a daylight-saving change), so it is ambiguous; "
+        "give its UTC offset in the file"
+    )
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -224,26 +293,48 @@ def labels_model_name(source: str) -> str:
 
 
 def _check_source(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"value {_show(value)} is not text")
-    if not 1 <= len(value) <= 100:
-        raise ValueError(f"value {_show(value)} must be 1 to 100 characters")
-    return value
+    return check_text(value, 1, 100)
+
+
+_COMPARED = slice(2, 16)
+"""The part of a metrics row that two records of one (source, timestamp) must share to be the same sample:
+every metric, `is_anomaly` and `anomaly_score` (not `created_at`)."""
+_COMPARED_NAMES = METRIC_COLUMNS[_COMPARED]
+_SEEN_TABLE = "temp.scops_import_seen"
+"""Keys of this import that were already stored, with the first record's values (a TEMP table: the
+database file is not touched, and memory stays flat however large the file)."""
 
 
 @dataclass
 class _MetricsWriter:
-    """Writes validated rows in the caller's transaction and keeps the counts."""
+    """Writes validated rows in the caller's transaction and keeps the counts.
+
+    Rows are keyed by (source, timestamp). A row whose key was stored before the import counts as
+    `present` (and `present_differ` when its values differ: the stored row is kept). A row whose key an
+    earlier row of the same file already had is a duplicate when it is the same sample (counted), and
+    refuses the file when it differs. Nothing extra happens for a chunk without conflicts.
+    """
 
     conn: sqlite3.Connection
+    path: str = ""
+    unit: str = "record"
+    """How a row's number is named in messages: `record` (JSON) or `line` (CSV)."""
+    locate: Callable[[str, int], int] | None = None
+    """Number of the first record/line of the file with this (source, timestamp), for error messages."""
     submitted: int = 0
     inserted: int = 0
+    present: int = 0
+    present_differ: int = 0
+    duplicates: int = 0
     first_id: int | None = None
+    _seen_table: bool = False
 
-    def write(self, rows: Sequence[Row]) -> None:
+    def write(self, rows: Sequence[Row], numbers: Sequence[int] | None = None) -> None:
+        """Insert `rows` (record or line `numbers[i]` of the file); sort out the conflicts, if any."""
+        found = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'metrics'").fetchone()
+        chunk_first_id = int(found[0]) + 1 if found else 1
         if self.first_id is None:
-            found = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'metrics'").fetchone()
-            self.first_id = int(found[0]) + 1 if found else 1
+            self.first_id = chunk_first_id
         before = self.conn.total_changes
         whole = len(rows) - len(rows) % _ROWS_PER_STATEMENT
         if whole:
@@ -257,8 +348,86 @@ class _MetricsWriter:
             )
         if whole < len(rows):
             self.conn.executemany(_INSERT_ONE, rows[whole:])
-        self.inserted += self.conn.total_changes - before
+        added = self.conn.total_changes - before
+        self.inserted += added
         self.submitted += len(rows)
+        if added < len(rows):
+            self._resolve(rows, numbers, chunk_first_id)
+
+    def _resolve(self, rows: Sequence[Row], numbers: Sequence[int] | None, chunk_first_id: int) -> None:
+        first_id = self.first_id or chunk_first_id
+        inserted_here: dict[tuple[str, int], int] = {}
+        for index, row in enumerate(rows):
+            key = (row[1], row[0])
+            label = self._label(numbers[index] if numbers else None)
+            stored = self.conn.execute(
+                f"SELECT id, {', '.join(_COMPARED_NAMES)} FROM metrics "  # noqa: S608 - constant column names
+                "WHERE source = ? AND timestamp = ?",
+                key,
+            ).fetchone()
+            if stored[0] >= first_id:
+                if stored[0] >= chunk_first_id and key not in inserted_here:
+                    inserted_here[key] = index  # this row is the one inserted
+                    continue
+                if key in inserted_here:
+                    first = self._label(numbers[inserted_here[key]] if numbers else None)
+                else:
+                    first = self._label(self.locate(*key) if self.locate else None)
+                self._same_or_refuse(tuple(stored[1:]), row, first, label)
+                self.duplicates += 1
+                continue
+            self._create_seen_table()
+            prior = self.conn.execute(
+                f"SELECT label, {', '.join(_COMPARED_NAMES)} FROM {_SEEN_TABLE} "  # noqa: S608 - constants
+                "WHERE source = ? AND timestamp = ?",
+                key,
+            ).fetchone()
+            if prior is None:
+                self.conn.execute(
+                    f"INSERT INTO {_SEEN_TABLE} VALUES ({', '.join('?' * (3 + len(_COMPARED_NAMES)))})",  # noqa: S608
+                    (*key, label, *row[_COMPARED]),
+                )
+                self.present += 1
+                self.present_differ += tuple(stored[1:]) != tuple(row[_COMPARED])
+            else:
+                self._same_or_refuse(tuple(prior[1:]), row, prior[0], label)
+                self.duplicates += 1
+
+    def _label(self, number: int | None) -> str:
+        return f"{self.unit} {number}" if number is not None else f"an earlier {self.unit}"
+
+    def _create_seen_table(self) -> None:
+        if not self._seen_table:
+            self.conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS scops_import_seen (source TEXT, timestamp INTEGER, label TEXT, "
+                f"{', '.join(_COMPARED_NAMES)}, PRIMARY KEY (source, timestamp))"
+            )
+            self.conn.execute(f"DELETE FROM {_SEEN_TABLE}")  # noqa: S608 - constant name
+            self._seen_table = True
+
+    def drop_seen_table(self) -> None:
+        """Forget this import's TEMP table (called once the import's transaction has ended)."""
+        if self._seen_table:
+            self.conn.execute(f"DROP TABLE IF EXISTS {_SEEN_TABLE}")
+            self._seen_table = False
+
+    def _same_or_refuse(self, first: tuple[Any, ...], row: Row, first_label: str, label: str) -> None:
+        values = tuple(row[_COMPARED])
+        if first == values:
+            return
+        column = next(i for i, (a, b) in enumerate(zip(first, values, strict=True)) if a != b)
+        name = _COMPARED_NAMES[column]
+        scale = _FIELDS[name].scale if name in _FIELDS else 1
+        shown = [
+            value if value is None else value / scale if scale != 1 else value
+            for value in (first[column], values[column])
+        ]
+        raise InputFileError(
+            self.path,
+            f"{label}, {'column' if self.unit == 'line' else 'field'} {name!r}",
+            f"same source {row[1]!r} and time {iso(row[0])} as {first_label}, but {name} is {shown[1]!r} here and "
+            f"{shown[0]!r} there: a file holds one sample per source and time (compared in UTC, to the millisecond)",
+        )
 
 
 def import_metrics(
@@ -278,40 +447,65 @@ def import_metrics(
     `labels` (default: on for JSON, off for CSV) also records each row's `is_anomaly` as ground truth.
     """
     name = os.fspath(path)
-    fmt = (file_format or _guess_format(name)).lower()
-    if fmt not in ("json", "csv"):
-        raise ImportOptionError(f"unknown metrics format {fmt!r} (expected json or csv)")
-    if source is not None:
-        try:
-            _check_source(source)
-        except ValueError as exc:
-            raise ImportOptionError(f"--source: {exc}") from None
-    if column is not None and column not in _FIELDS:
-        raise ImportOptionError(f"--column {column!r} is not a metric column (one of {', '.join(_VALUE_COLUMNS)})")
+    fmt = check_metrics_options(name, file_format=file_format, source=source, column=column)
     with_labels = (fmt == "json") if labels is None else labels
     now = now_ms()
     notes: list[str] = []
-    writer = _MetricsWriter(conn)
-    if fmt == "json":
-        rows = _read_json_metrics(name, source, timezone, column, now, created_by, notes)
-        with transaction(conn):
-            for start in range(0, len(rows), _CHUNK_ROWS):
-                chunk = rows[start : start + _CHUNK_ROWS]
-                writer.write(chunk)
-                if progress:
-                    progress(len(chunk))
-            label_note = _record_labels(conn, writer, created_by, now) if with_labels else None
-    else:
-        with transaction(conn):
-            for chunk in _read_csv_metrics(name, source, timezone, column, now, created_by, notes, progress):
-                writer.write(chunk)
-                chunk.clear()  # free this chunk's rows before the next one is built: peak memory is one chunk
-            if writer.submitted == 0:
-                raise InputFileError(name, "", "header only: the file has no data rows")
-            label_note = _record_labels(conn, writer, created_by, now) if with_labels else None
+    writer = _MetricsWriter(conn, path=name, unit="record" if fmt == "json" else "line")
+    try:
+        if fmt == "json":
+            rows = _read_json_metrics(name, source, timezone, column, now, created_by, notes)
+
+            def locate_record(row_source: str, timestamp: int) -> int:
+                return next(i for i, row in enumerate(rows, start=1) if (row[1], row[0]) == (row_source, timestamp))
+
+            writer.locate = locate_record
+            with transaction(conn):
+                for start in range(0, len(rows), _CHUNK_ROWS):
+                    chunk = rows[start : start + _CHUNK_ROWS]
+                    writer.write(chunk, range(start + 1, start + 1 + len(chunk)))
+                    if progress:
+                        progress(len(chunk))
+                label_note = _record_labels(conn, writer, created_by, now) if with_labels else None
+        else:
+
+            def locate_line(row_source: str, timestamp: int) -> int:
+                for lines, chunk in _read_csv_metrics(name, source, timezone, column, now, created_by, [], None):
+                    for line, row in zip(lines, chunk, strict=True):
+                        if (row[1], row[0]) == (row_source, timestamp):
+                            return line
+                return 0
+
+            writer.locate = locate_line
+            with transaction(conn):
+                for lines, chunk in _read_csv_metrics(name, source, timezone, column, now, created_by, notes, progress):
+                    writer.write(chunk, lines)
+                    chunk.clear()  # free this chunk's rows before the next one is built: peak memory is one chunk
+                if writer.submitted == 0:
+                    raise InputFileError(name, "", "header only: the file has no data rows")
+                label_note = _record_labels(conn, writer, created_by, now) if with_labels else None
+    finally:
+        writer.drop_seen_table()
     if label_note:
         notes.insert(0, label_note)
-    return ImportReport(name, "rows", writer.inserted, writer.submitted - writer.inserted, tuple(notes))
+    if writer.present_differ:
+        notes.append(
+            f"{writer.present_differ:,} of the rows already present differ from this file (the stored rows are kept)"
+        )
+    return ImportReport(name, "rows", writer.inserted, writer.present, tuple(notes), duplicates=writer.duplicates)
+
+
+def check_metrics_options(
+    path: str | os.PathLike[str], *, file_format: str | None, source: str | None, column: str | None
+) -> str:
+    """Check the options of a metrics import before anything is opened; return the format (json or csv)."""
+    fmt = (file_format or _guess_format(os.fspath(path))).lower()
+    if fmt not in ("json", "csv"):
+        raise ImportOptionError(f"unknown metrics format {_show(fmt)} (expected json or csv)")
+    check_option("--source", source)
+    if column is not None and column not in _FIELDS:
+        raise ImportOptionError(f"--column {_show(column)} is not a metric column (one of {', '.join(_VALUE_COLUMNS)})")
+    return fmt
 
 
 def _guess_format(name: str) -> str:
@@ -329,7 +523,14 @@ def _read_bytes(name: str) -> bytes:
         raise InputFileError(name, "", f"cannot read file: {exc.strerror or exc}") from None
 
 
-def _load_json(name: str) -> Any:
+def _load_json(name: str, *, walk: bool = False, secret_keys: bool = False) -> Any:
+    """Parse a JSON file; every problem is an InputFileError naming the file and where.
+
+    A key given twice in one object is refused (never last-one-wins). An integer literal too long for
+    Python is read as a float (infinite: refused by the field's check). With `walk`, the whole document is
+    also checked to be nested at most `_MAX_DEPTH` levels and to hold no lone surrogates (for files that
+    are stored whole). `secret_keys`: the top-level keys are secrets, named by position and digest only.
+    """
     data = _read_bytes(name)
     if not data.strip():
         raise InputFileError(name, "", "empty file (expected JSON)")
@@ -338,14 +539,139 @@ def _load_json(name: str) -> Any:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise InputFileError(name, f"line {line}", f"not valid UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+    repeated: list[tuple[dict[str, Any], str, int, int]] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(items)
+        if len(result) != len(items) and not repeated:
+            first: dict[str, int] = {}
+            for position, (key, _value) in enumerate(items):
+                if key in first:
+                    repeated.append((result, key, first[key], position))
+                    break
+                first[key] = position
+        return result
+
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        document = json.loads(text, parse_constant=_refuse_constant, parse_int=_parse_int, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise InputFileError(name, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}") from None
     except ValueError as exc:
         raise InputFileError(name, "", f"invalid JSON: {exc}") from None
     except RecursionError:
-        raise InputFileError(name, "", "invalid JSON: nested too deeply") from None
+        line, column = _too_deep_at(text)
+        raise InputFileError(
+            name, f"line {line}, column {column}", f"invalid JSON: nested more than {_MAX_DEPTH} levels deep"
+        ) from None
+    if repeated:
+        container, key, first, second = repeated[0]
+        path = _path_to(document, container)
+        if secret_keys and not path:
+            where = f"record {second + 1} (key sha256 {_digest(key)[:12]}...)"
+            raise InputFileError(name, where, f"the same key appears twice (records {first + 1} and {second + 1})")
+        raise InputFileError(
+            name,
+            _where(document, [*path, key], secret_keys=secret_keys),
+            "this key appears twice in one object (each key may be given once)",
+        )
+    if walk:
+        found = _first_unsafe(document)
+        if found is not None:
+            path, problem = found
+            raise InputFileError(name, _where(document, path, secret_keys=secret_keys), problem)
+    return document
+
+
+def _parse_int(text: str) -> int | float:
+    """An integer literal; one too long for Python's int parser (over 4,300 digits) becomes a float."""
+    return int(text) if len(text) <= 4000 else float(text)
+
+
+def _too_deep_at(text: str) -> tuple[int, int]:
+    """(line, column) where `text` first nests deeper than `_MAX_DEPTH` (for the error message only)."""
+    depth = 0
+    in_string = escaped = False
+    line, line_start = 1, 0
+    for position, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return line, position - line_start + 1
+        elif char in "]}":
+            depth -= 1
+        if char == "\n":
+            line, line_start = line + 1, position + 1
+    return line, 1
+
+
+def _children(node: Any) -> Iterator[tuple[str | int, Any]]:
+    if isinstance(node, dict):
+        yield from node.items()
+    elif isinstance(node, list):
+        yield from enumerate(node)
+
+
+def _path_to(document: Any, target: object) -> list[str | int]:
+    """The keys and indexes that lead from `document` to the object `target` (iterative: any depth)."""
+    stack: list[tuple[Any, list[str | int]]] = [(document, [])]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        stack.extend((child, [*path, key]) for key, child in _children(node))
+    return []
+
+
+def _first_unsafe(document: Any) -> tuple[list[str | int], str] | None:
+    """The path and problem of the first place nested deeper than `_MAX_DEPTH`, or text with a lone surrogate."""
+    stack: list[tuple[Any, list[str | int]]] = [(document, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str) and _lone_surrogate(node):
+            return path, f"value {_show(node)} holds a lone surrogate (not valid Unicode text)"
+        if not isinstance(node, dict | list):
+            continue
+        if len(path) >= _MAX_DEPTH:
+            return path, f"nested more than {_MAX_DEPTH} levels deep"
+        for key, child in reversed(list(_children(node))):
+            if isinstance(key, str) and _lone_surrogate(key):
+                return [*path, key], "the key holds a lone surrogate (not valid Unicode text)"
+            stack.append((child, [*path, key]))
+    return None
+
+
+def _where(document: Any, path: Sequence[str | int], *, secret_keys: bool = False) -> str:
+    """`record N, field 'a.b[2]'` for a path into a parsed file (record: an item of a top-level array or,
+    with `secret_keys`, a top-level key, named by number and digest prefix)."""
+    parts: list[str] = []
+    rest = list(path)
+    if rest and isinstance(rest[0], int) and isinstance(document, list):
+        parts.append(f"record {int(rest.pop(0)) + 1}")
+    elif rest and secret_keys and isinstance(document, dict):
+        key = str(rest.pop(0))
+        index = list(document).index(key) + 1 if key in document else 1
+        parts.append(f"record {index} (key sha256 {_digest(key)[:12]}...)")
+    if rest:
+        field = ""
+        if len(rest) > 6:  # a path into deep nesting: its start and depth say enough
+            rest = [*rest[:3], f"...({len(rest) - 3} levels more)"]
+        for step in rest:
+            field += f"[{step}]" if isinstance(step, int) else (f".{step}" if field else step)
+        parts.append(f"field {field!r}")
+    return ", ".join(parts)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _refuse_constant(token: str) -> float:
@@ -363,6 +689,17 @@ def _json_number(field: _Field, value: object) -> int | None:
         return field.encode(float(value))
     except OverflowError:
         raise ValueError(f"value {_show(value)} is too large") from None
+
+
+def _finite(value: object) -> float | None:
+    """`value` as a float if it is a finite JSON number (not a bool), else None (huge integers included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _json_bool(value: object) -> int:
@@ -443,11 +780,11 @@ def _derived_differs(record: Mapping[str, Any]) -> int:
     for total, parts in (("disk_io", ("disk_io_read", "disk_io_write")), ("network_io", ("network_rx", "network_tx"))):
         if total not in record:
             continue
-        value = record[total]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValueError(f"value {_show(value)} of {total} is not a finite number")
+        value = _finite(record[total])
+        if value is None:
+            raise ValueError(f"value {_show(record[total])} of {total} is not a finite number")
         summed = sum(float(record.get(part) or 0) for part in parts)
-        if not math.isclose(float(value), summed, rel_tol=1e-9, abs_tol=1e-6):
+        if not math.isclose(value, summed, rel_tol=1e-9, abs_tol=1e-6):
             return 1
     return 0
 
@@ -535,8 +872,8 @@ def _read_csv_metrics(
     created_by: bytes,
     notes: list[str],
     progress: Progress | None,
-) -> Iterator[list[Row]]:
-    """Validated rows in chunks, streaming the file (memory stays flat whatever its size)."""
+) -> Iterator[tuple[list[int], list[Row]]]:
+    """(line numbers, validated rows) in chunks, streaming the file (memory stays flat whatever its size)."""
     try:
         binary = open(name, "rb")  # noqa: SIM115 - closed below, after the generator is done
     except OSError as exc:
@@ -575,7 +912,7 @@ def _read_csv_metrics(
             lines, records = _split_lines(name, raw, joined, consumed)
             consumed += len(raw)
             if records:
-                yield _convert_chunk(name, plan, lines, records, source, zone, now, created_by)
+                yield lines, _convert_chunk(name, plan, lines, records, source, zone, now, created_by)
             if progress:
                 position = binary.tell()
                 progress(position - done)
@@ -903,9 +1240,7 @@ def _parse_model(document: dict[str, Any], zone: tzinfo, name_override: str | No
             raise ValueError(f"value {_show(legacy_type)} is not a model type name")
         model_type, rules = _map_model_type(legacy_type)
         field = "version"
-        version = document.get("version", "1.0.0")
-        if not isinstance(version, str) or not 1 <= len(version) <= 20:
-            raise ValueError(f"value {_show(version)} must be text of 1 to 20 characters")
+        version = check_text(document.get("version", "1.0.0"), 1, 20)
         field = "training_timestamp"
         stamp = document.get("training_timestamp")
         if not isinstance(stamp, str):
@@ -923,9 +1258,10 @@ def _parse_model(document: dict[str, Any], zone: tzinfo, name_override: str | No
         for key, metric in _THRESHOLD_KEYS.items():
             field = f"thresholds.{key}"
             value = raw_thresholds.get(key)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            number = _finite(value)
+            if number is None or number < 0:
                 raise ValueError(f"value {_show(value)} is not a finite number >= 0")
-            thresholds[metric] = float(value)
+            thresholds[metric] = number
         field = "performance"
         raw_performance = document.get("performance", {})
         if not isinstance(raw_performance, dict):
@@ -941,8 +1277,8 @@ def _parse_model(document: dict[str, Any], zone: tzinfo, name_override: str | No
             performance[target] = None if value is None else float(value)
         field = "description"
         description = document.get("description")
-        if description is not None and not isinstance(description, str):
-            raise ValueError(f"value {_show(description)} is not text")
+        if description is not None:
+            description = check_text(description, 0, 10_000)
     except ValueError as exc:
         raise InputFileError(path, f"field {field!r}", str(exc)) from None
     name = name_override or _LEGACY_NAMES.get(legacy_type, legacy_type)
@@ -978,7 +1314,8 @@ def import_models(
 ) -> ImportReport:
     """Import one legacy model description (or a JSON array of them) as models and `ready` versions."""
     path_text = os.fspath(path)
-    document = _load_json(path_text)
+    check_option("--name", name)
+    document = _load_json(path_text, walk=True)
     documents = document if isinstance(document, list) else [document]
     if not documents:
         raise InputFileError(path_text, "", "the array holds no model descriptions")
@@ -1194,7 +1531,7 @@ def import_api_keys(
 ) -> ImportReport:
     """Import the legacy key file; only each key's SHA-256 digest is stored, never the key."""
     name = os.fspath(path)
-    document = _load_json(name)
+    document = _load_json(name, secret_keys=True)
     if not isinstance(document, dict):
         raise InputFileError(
             name, "", f"expected a JSON object from key to key details, found {type(document).__name__}"
@@ -1203,7 +1540,7 @@ def import_api_keys(
         raise InputFileError(name, "", "the object holds no keys")
     rows: list[tuple[Any, ...]] = []
     for index, (key, details) in enumerate(document.items(), start=1):
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = _digest(key)
         where = f"record {index} (key sha256 {digest[:12]}...)"
         if not 16 <= len(key) <= 512 or not key.isprintable() or key != key.strip():
             raise InputFileError(
@@ -1213,9 +1550,7 @@ def import_api_keys(
             raise InputFileError(name, where, f"expected an object of key details, found {type(details).__name__}")
         field = "name"
         try:
-            key_name = details.get("name")
-            if not isinstance(key_name, str) or not 1 <= len(key_name) <= 100:
-                raise ValueError(f"value {_show(key_name)} must be text of 1 to 100 characters")
+            key_name = check_text(details.get("name"), 1, 100)
             field = "level"
             level = details.get("level")
             if not isinstance(level, str) or level not in _LEVELS:

@@ -432,3 +432,187 @@ def test_bad_api_key_record_never_shows_the_key(conn: sqlite3.Connection, tmp_pa
         importer.import_api_keys(conn, path, created_by=_system(conn))
     assert "record 1" in str(caught.value) and "field 'level'" in str(caught.value)
     assert secret not in str(caught.value)
+
+
+# ----------------------------------------------------------------------- no silent drops (issue 9, part 4)
+
+
+def _write_json(path: Path, document: object) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_identical_records_of_one_key_are_imported_once_and_counted(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    records = _legacy_records()[:5]
+    path = _write_json(tmp_path / "twice.json", [*records, dict(records[2])])
+    report = importer.import_metrics(conn, path, created_by=_system(conn))
+    assert (report.added, report.present, report.duplicates) == (5, 0, 1)
+    assert "5 new rows, 0 already present, 1 duplicates in the file (imported once)" in report.summary()
+    again = importer.import_metrics(conn, path, created_by=_system(conn))
+    assert (again.added, again.present, again.duplicates) == (0, 5, 1)  # "present" only for rows stored before
+
+
+def test_records_of_one_key_that_differ_refuse_the_file_naming_both(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    records = _legacy_records()
+    labelled = next(i for i, record in enumerate(records) if record["is_anomaly"] == 1)
+    unlabelled = {**records[labelled], "is_anomaly": 0}
+    path = _write_json(tmp_path / "clash.json", [unlabelled, *records])
+    before = database_fingerprint(conn)
+    with pytest.raises(InputFileError) as caught:
+        importer.import_metrics(conn, path, created_by=_system(conn))
+    message = str(caught.value)
+    assert f"record {labelled + 2}, field 'is_anomaly'" in message and "as record 1" in message
+    assert database_fingerprint(conn) == before
+    # a differing value (not the label) is refused the same way, in either order
+    path = _write_json(tmp_path / "value.json", [records[0], {**records[0], "cpu_usage": 50.0}])
+    with pytest.raises(InputFileError, match=r"record 2, field 'cpu_usage'.*as record 1"):
+        importer.import_metrics(conn, path, created_by=_system(conn))
+    assert database_fingerprint(conn) == before
+
+
+def test_csv_key_repeated_in_a_later_chunk_names_the_first_line(
+    conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "_CHUNK_ROWS", 10)
+    lines = ["timestamp,cpu_usage,is_anomaly"] + [f"2024-01-01T00:{minute:02d}:00Z,{minute},0" for minute in range(30)]
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join([*lines, lines[4]]) + "\n")
+    report = importer.import_metrics(conn, path, created_by=_system(conn))
+    assert (report.added, report.present, report.duplicates) == (30, 0, 1)
+    before = database_fingerprint(conn)
+    clash = tmp_path / "clash.csv"
+    clash.write_text("\n".join([*lines, "2024-01-01T00:03:00Z,3,1"]) + "\n")
+    fresh = store.open_database(tmp_path / "fresh.db")
+    try:
+        with pytest.raises(InputFileError, match=r"line 32, column 'is_anomaly'.*as line 5\b"):
+            importer.import_metrics(fresh, clash, created_by=_system(fresh))
+        assert store.table_counts(fresh)["metrics"] == 0
+    finally:
+        fresh.close()
+    # against rows already stored, the in-file clash is still refused (the file is judged on its own)
+    with pytest.raises(InputFileError, match=r"line 32, column 'is_anomaly'.*as line 5\b"):
+        importer.import_metrics(conn, clash, created_by=_system(conn))
+    assert database_fingerprint(conn) == before
+
+
+def test_rows_already_present_with_other_values_are_reported(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    records = _legacy_records()[:4]
+    importer.import_metrics(conn, _write_json(tmp_path / "a.json", records), created_by=_system(conn))
+    changed = [records[0], {**records[1], "cpu_usage": 42.0}, *records[2:]]
+    report = importer.import_metrics(conn, _write_json(tmp_path / "b.json", changed), created_by=_system(conn))
+    assert (report.added, report.present, report.duplicates) == (0, 4, 0)
+    assert "1 of the rows already present differ from this file (the stored rows are kept)" in report.summary()
+
+
+def test_times_that_collide_after_conversion_are_one_key(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    path = tmp_path / "collide.csv"
+    # sub-millisecond difference, and the same instant naive and with Z: one sample each time
+    path.write_text("timestamp,cpu_usage\n2024-01-01T00:00:00.0001,1\n2024-01-01T00:00:00.0004Z,1\n")
+    report = importer.import_metrics(conn, path, created_by=_system(conn))
+    assert (report.added, report.duplicates) == (1, 1)
+    path.write_text("timestamp,cpu_usage\n2024-01-02T00:00:00,1\n2024-01-02T00:00:00.000+00:00,2\n")
+    with pytest.raises(InputFileError, match=r"line 3, column 'cpu_usage'.*2024-01-02T00:00:00\.000Z as line 2"):
+        importer.import_metrics(conn, path, created_by=_system(conn))
+
+
+@pytest.mark.parametrize(
+    ("stamp", "rule"),
+    [("2025-03-30T02:30:00", "does not exist in Europe/Berlin"), ("2025-10-26T02:30:00", "occurs twice in")],
+)
+def test_local_times_a_dst_change_skips_or_repeats_are_refused(
+    conn: sqlite3.Connection, tmp_path: Path, stamp: str, rule: str
+) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    records = _legacy_records()[:2]
+    records[1] = {**records[1], "timestamp": stamp}
+    path = _write_json(tmp_path / "dst.json", records)
+    with pytest.raises(InputFileError, match=f"record 2, field 'timestamp': local time '{stamp}' {rule}"):
+        importer.import_metrics(conn, path, created_by=_system(conn), timezone=berlin)
+    csv_path = tmp_path / "dst.csv"
+    csv_path.write_text(f"timestamp,cpu_usage\n2025-01-01T00:00:00,1\n{stamp},2\n")
+    with pytest.raises(InputFileError, match=f"line 3, column 'timestamp': local time '{stamp}' {rule}"):
+        importer.import_metrics(conn, csv_path, created_by=_system(conn), timezone=berlin)
+    assert store.table_counts(conn)["metrics"] == 0
+    # an offset in the file settles it
+    csv_path.write_text(f"timestamp,cpu_usage\n{stamp}+01:00,2\n")
+    assert importer.import_metrics(conn, csv_path, created_by=_system(conn), timezone=berlin).added == 1
+
+
+def test_a_key_given_twice_in_one_json_object_is_refused(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    raw = "ab" * 32
+    details = '{"name": "n", "level": "read", "created": "2025-01-01T00:00:00"}'
+    path = tmp_path / "keys.json"
+    path.write_text(f'{{"{"cd" * 32}": {details}, "{raw}": {details}, "{raw}": {details}}}')
+    with pytest.raises(InputFileError) as caught:
+        importer.import_api_keys(conn, path, created_by=_system(conn))
+    message = str(caught.value)
+    assert "record 3 (key sha256" in message and "the same key appears twice (records 2 and 3)" in message
+    assert raw not in message
+    path.write_text(f'{{"{raw}": {{"name": "a", "name": "b", "level": "read", "created": "2025-01-01T00:00:00"}}}}')
+    with pytest.raises(
+        InputFileError, match=r"record 1 \(key sha256 \w+\.\.\.\), field 'name': this key appears twice"
+    ):
+        importer.import_api_keys(conn, path, created_by=_system(conn))
+    metrics = tmp_path / "m.json"
+    record = json.dumps(_legacy_records()[0])
+    metrics.write_text(f'[{record}, {record[:-1]}, "cpu_usage": 1.0}}]')
+    with pytest.raises(InputFileError, match="record 2, field 'cpu_usage': this key appears twice"):
+        importer.import_metrics(conn, metrics, created_by=_system(conn))
+    assert store.table_counts(conn)["api_keys"] == 0 and store.table_counts(conn)["metrics"] == 0
+
+
+# ------------------------------------------------------------------------ no traceback (issue 9, part 5)
+
+
+def test_huge_integer_literals_are_refused_by_field(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    record = json.dumps(_legacy_records()[0])
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([{**_legacy_records()[0], "disk_io": 10**400}]))
+    with pytest.raises(InputFileError, match=r"record 1, field 'disk_io': value 1000.* is not a finite number"):
+        importer.import_metrics(conn, path, created_by=_system(conn))
+    path.write_text(f'[{record[:-1]}, "load_15m": 1{"0" * 5000}}}]')  # past Python's int-parsing limit
+    with pytest.raises(InputFileError, match="record 1, field 'load_15m'"):
+        importer.import_metrics(conn, path, created_by=_system(conn))
+    model = json.loads(shared_file("data", "legacy", "real_data_model.json").read_text())
+    model["thresholds"]["cpu_threshold"] = 10**400
+    with pytest.raises(InputFileError, match=r"field 'thresholds\.cpu_threshold'"):
+        importer.import_models(conn, _write_json(tmp_path / "m.json", model), created_by=_system(conn))
+
+
+def test_lone_surrogates_are_refused_where_they_are(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    lone = "\ud800"
+    records = _legacy_records()[:2]
+    records[1] = {**records[1], "source": f"host{lone}"}
+    with pytest.raises(InputFileError, match=r"record 2, field 'source': .*lone surrogate"):
+        importer.import_metrics(conn, _write_json(tmp_path / "s.json", records), created_by=_system(conn))
+    with pytest.raises(importer.ImportOptionError, match=r"--source: .*lone surrogate"):
+        importer.import_metrics(
+            conn, shared_file("data", "legacy", "real_training_data.json"), created_by=_system(conn), source=lone
+        )
+    model = json.loads(shared_file("data", "legacy", "real_data_model.json").read_text())
+    with pytest.raises(InputFileError, match=r"field 'version': .*lone surrogate"):
+        importer.import_models(
+            conn, _write_json(tmp_path / "v.json", {**model, "version": lone}), created_by=_system(conn)
+        )
+    with pytest.raises(InputFileError, match=r"field 'extra\.note': .*lone surrogate"):
+        importer.import_models(
+            conn, _write_json(tmp_path / "x.json", {**model, "extra": {"note": lone}}), created_by=_system(conn)
+        )
+    with pytest.raises(importer.ImportOptionError, match=r"--name: .*lone surrogate"):
+        importer.import_models(
+            conn, shared_file("data", "legacy", "real_data_model.json"), created_by=_system(conn), name=lone
+        )
+    keys = {"ab" * 32: {"name": f"ops{lone}", "level": "read", "created": "2025-01-01T00:00:00"}}
+    with pytest.raises(InputFileError, match=r"record 1 \(key sha256 \w+\.\.\.\), field 'name': .*lone surrogate"):
+        importer.import_api_keys(conn, _write_json(tmp_path / "k.json", keys), created_by=_system(conn))
+    assert sum(store.table_counts(conn)[table] for table in ("metrics", "api_keys", "ml_model_versions")) == 0
+
+
+@pytest.mark.parametrize("depth", [40, 981, 982, 983, 5000])
+def test_deeply_nested_model_files_are_refused(conn: sqlite3.Connection, tmp_path: Path, depth: int) -> None:
+    model = json.dumps(json.loads(shared_file("data", "legacy", "real_data_model.json").read_text()))
+    path = tmp_path / "deep.json"
+    path.write_text(model[:-1] + ', "extra": ' + "[" * depth + "]" * depth + "}")
+    with pytest.raises(InputFileError, match="nested more than 32 levels deep"):
+        importer.import_models(conn, path, created_by=_system(conn))
+    assert store.table_counts(conn)["ml_model_versions"] == 0
