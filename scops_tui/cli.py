@@ -314,6 +314,9 @@ def db_prune(ctx: click.Context, older_than: float | None, dry_run: bool) -> Non
 
 def writer_for(ctx: click.Context) -> Any:
     """The database opened for writing (created and upgraded as needed), closed when the command ends."""
+    for reason, tables in report.kept.items():
+        counts = ", ".join(f"{table} {count:,}" for table, count in tables.items())
+        click.echo(f"kept {sum(tables.values()):,} old rows {reason}: {counts}")
     from scops_tui.core import store
 
     settings = settings_for(ctx)

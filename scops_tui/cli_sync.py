@@ -151,16 +151,20 @@ def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None
     click.echo(f"syncing {settings.db} to {target.display} every {interval:g} s (Ctrl-C to stop)", err=True)
     stop = threading.Event()
     with stop_on_signals(stop):
-        runs = core.watch_sync(
-            settings.db,
-            target,
-            stop,
-            interval=interval,
-            batch_size=batch_size,
-            busy_timeout_ms=settings.busy_timeout_ms,
-            on_report=reported,
-            on_error=failed,
-        )
+        try:
+            runs = core.watch_sync(
+                settings.db,
+                target,
+                stop,
+                interval=interval,
+                batch_size=batch_size,
+                busy_timeout_ms=settings.busy_timeout_ms,
+                on_report=reported,
+                on_error=failed,
+            )
+        except core.AuthenticationFailed as exc:
+            # The same credentials would be refused forever: stop, and say so.
+            raise core.AuthenticationFailed(f"{exc}; not retrying (fix the credentials, then start again)") from None
     click.echo(f"sync stopped after {runs} successful run(s)", err=True)
 
 
@@ -194,10 +198,89 @@ def sync_status_command(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"last error    {error}")
     click.echo(f"pending       {sum(status.pending.values()):,} rows")
     for table, count in status.pending.items():
-        click.echo(f"  {table:<20} {count:>12,}")
-    click.echo(f"rejected      {status.reject_count:,} rows")
+        refused = status.pending_rejected.get(table, 0)
+        extra = f"  ({refused:,} refused by the server, retried by every sync)" if refused else ""
+        click.echo(f"  {table:<20} {count:>12,}{extra}")
+    click.echo(f"rejected      {status.reject_count:,} rows (`scops-tui sync rejects` lists them all)")
     for reject in status.rejects:
         click.echo(
             f"  {reject.table} id {reject.local_id} [{reject.sqlstate or '?'}] {reject.reason} "
             f"({iso(reject.rejected_at)})"
         )
+
+
+def _print_rejects(rejects: list[Any]) -> None:
+    if not rejects:
+        click.echo("no rejected rows")
+        return
+    click.echo(f"{'ID':>6}  {'TABLE':<20} {'LOCAL ID':>10}  {'SQLSTATE':<8}  {'REJECTED AT':<24}  REASON")
+    for reject in rejects:
+        click.echo(
+            f"{reject.id:>6}  {reject.table:<20} {reject.local_id:>10}  {reject.sqlstate or '-':<8}  "
+            f"{iso(reject.rejected_at):<24}  {reject.reason}"
+        )
+
+
+@sync.group("rejects", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def sync_rejects(ctx: click.Context, as_json: bool) -> None:
+    """List the rows the server refused: they stay pending, and every sync retries them until they land.
+
+    `sync rejects retry` sends them again now; `sync rejects drop ID... --yes` gives up on some (the only
+    way a refused row stops being pending; `db prune` may then delete it).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from scops_tui.core import sync as core
+
+    settings = settings_for(ctx)
+    rejects = core.read_rejects(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+    if as_json:
+        click.echo(json.dumps({"count": len(rejects), "rejects": [vars(reject) for reject in rejects]}))
+    else:
+        _print_rejects(rejects)
+
+
+@sync_rejects.command("retry")
+@click.option(
+    "--url", help="PostgreSQL connection string (else SCOPS_PG_URL, config pg_url, or libpq's PG* / service)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def sync_rejects_retry(ctx: click.Context, url: str | None, as_json: bool) -> None:
+    """Send the refused rows again now (parents first), and nothing else; print what landed."""
+    from scops_tui.core import sync as core
+
+    url = url or ctx.obj.get("sync_url")
+    target = _target(ctx, url)
+    settings = settings_for(ctx, pg_url=url)
+    report = core.run_sync(settings.db, target, busy_timeout_ms=settings.busy_timeout_ms, rejects_only=True)
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+        return
+    tried = sum(t.retried for t in report.tables.values())
+    landed = sum(t.inserted + t.updated for t in report.tables.values())
+    still = len(core.read_rejects(settings.db, busy_timeout_ms=settings.busy_timeout_ms))
+    click.echo(f"retried {tried:,} refused rows on {report.target}: {landed:,} landed, {still:,} still refused")
+    if still:
+        click.echo("see `scops-tui sync rejects` for the reasons", err=True)
+
+
+@sync_rejects.command("drop")
+@click.argument("ids", metavar="ID...", nargs=-1, required=True, type=click.IntRange(min=1, max=2**63 - 1))
+@click.option("--yes", is_flag=True, help="Really forget them (required).")
+@click.pass_context
+def sync_rejects_drop(ctx: click.Context, ids: tuple[int, ...], yes: bool) -> None:
+    """Give up on refused rows: they stop being pending and are no longer retried (IDs from `sync rejects`)."""
+    from scops_tui.core import sync as core
+    from scops_tui.core.errors import ScopsError
+
+    if not yes:
+        raise ScopsError(
+            "dropping a reject gives up on sending that row (and lets `db prune` delete it); add --yes to confirm"
+        )
+    settings = settings_for(ctx)
+    dropped = core.drop_rejects(settings.db, list(ids), busy_timeout_ms=settings.busy_timeout_ms)
+    for reject in dropped:
+        click.echo(f"dropped reject {reject.id}: {reject.table} id {reject.local_id} ({reject.reason})")

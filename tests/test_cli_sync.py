@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from psycopg.conninfo import make_conninfo
 
 from scops_tui.cli import main
 from scops_tui.core import store
@@ -59,7 +60,7 @@ def test_init_server_then_sync_then_status(pg_url: str) -> None:
     assert "CREATE ROLE scops_host_" in init.stdout and "INSERT INTO sync_host_roles" in init.stdout
     assert "0003_row_level_security" in init.stderr
     again = run_cli("sync", "--init-server", "--url", pg_url)
-    assert "already at scops-tui schema version 3" in again.stderr
+    assert "already at scops-tui schema version 4" in again.stderr
     pushed = run_cli("sync", "--url", pg_url, "--batch-size", "50")
     assert pushed.returncode == 0, pushed.stderr
     assert "synced 133 rows" in pushed.stdout and "metrics" in pushed.stdout
@@ -128,3 +129,87 @@ def test_watch_keeps_retrying_an_unreachable_server_and_stops_cleanly_on_sigterm
     retries = [line for line in err.splitlines() if "retrying in" in line]
     assert len(retries) >= 3 and all("cannot reach sync target" in line for line in retries)
     assert "hunter2" not in out + err and "sync stopped after 0 successful run(s)" in err
+
+
+def _poison_one_metric(path: Path) -> int:
+    conn = store.open_database(path)
+    try:
+        bad = int(conn.execute("SELECT max(id) FROM metrics").fetchone()[0])
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute("UPDATE metrics SET cpu_usage = 25000 WHERE id = ?", (bad,))
+        conn.execute("PRAGMA ignore_check_constraints = OFF")
+        return bad
+    finally:
+        conn.close()
+
+
+def test_sync_rejects_lists_retries_and_drops(database: Path, pg_server: str) -> None:
+    bad = _poison_one_metric(database)
+    assert run_cli("sync", "--url", pg_server).returncode == 0
+    listed = run_cli("sync", "rejects", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [reject] = json.loads(listed.stdout)["rejects"]
+    assert (reject["table"], reject["local_id"], reject["sqlstate"]) == ("metrics", bad, "23514")
+    text = run_cli("sync", "rejects")
+    assert "metrics" in text.stdout and "23514" in text.stdout and str(reject["id"]) in text.stdout
+    status = run_cli("sync", "status", "--json")
+    assert json.loads(status.stdout)["pending"]["metrics"] == 1
+    assert "refused by the server" in run_cli("sync", "status").stdout
+    retry = run_cli("sync", "rejects", "retry", "--url", pg_server)
+    assert retry.returncode == 0 and "retried 1 refused rows" in retry.stdout and "1 still refused" in retry.stdout
+    refused = run_cli("sync", "rejects", "drop", str(reject["id"]))
+    assert refused.returncode != 0 and refused.stderr.startswith("scops-tui: error: ") and "--yes" in refused.stderr
+    unknown = run_cli("sync", "rejects", "drop", "999999", "--yes")
+    assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1 and "no reject with id 999999" in unknown.stderr
+    dropped = run_cli("sync", "rejects", "drop", str(reject["id"]), "--yes")
+    assert dropped.returncode == 0 and f"metrics id {bad}" in dropped.stdout
+    assert json.loads(run_cli("sync", "status", "--json").stdout)["pending_total"] == 0
+    assert json.loads(run_cli("sync", "rejects", "--json").stdout) == {"count": 0, "rejects": []}
+
+
+def test_db_prune_says_what_it_kept_for_the_server(scops_home: Path, pg_server: str) -> None:
+    path = scops_home / "scops.db"
+    conn = store.open_database(path)
+    add_metrics(conn, 6, start=pg.T0 - 30 * 86_400_000)
+    conn.close()
+    _poison_one_metric(path)
+    assert run_cli("sync", "--url", pg_server).returncode == 0
+    pruned = run_cli("db", "prune", "--older-than", "7")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "kept 1 old rows refused by the server (see `scops-tui sync rejects`): metrics 1" in pruned.stdout
+
+
+def _nologin_role(url: str) -> str:
+    """A role the server refuses to log in (the test server trusts 127.0.0.1, so no password can be wrong)."""
+    import uuid
+
+    role = f"scops_nologin_{uuid.uuid4().hex[:8]}"
+    with pg.admin_connect() as admin:
+        admin.execute(f"CREATE ROLE {role} NOLOGIN")
+    return role
+
+
+def test_a_refused_login_is_exit_2_and_watch_stops_retrying(database: Path, pg_server: str) -> None:
+    role = _nologin_role(pg_server)
+    try:
+        url = make_conninfo(pg.url_for(psycopg_dbname(pg_server), user=role), password="s3cret")
+        once = run_cli("sync", "--url", url)
+        assert once.returncode == 2, once.stderr
+        assert once.stderr.startswith(f'scops-tui: error: authentication failed for user "{role}"')
+        assert once.stderr.count("\n") == 1 and "s3cret" not in once.stderr
+        watch = subprocess.run(
+            [*SCOPS, "sync", "--watch", "--url", url], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert watch.returncode == 2 and "retrying in" not in watch.stderr
+        assert "authentication failed" in watch.stderr and "not retrying" in watch.stderr
+        ghost = run_cli("sync", "--url", pg.url_for(psycopg_dbname(pg_server), user="scops_no_such_role"))
+        assert ghost.returncode == 2 and 'authentication failed for user "scops_no_such_role"' in ghost.stderr
+    finally:
+        with pg.admin_connect() as admin:
+            admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def psycopg_dbname(url: str) -> str:
+    import psycopg
+
+    return str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])

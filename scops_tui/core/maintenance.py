@@ -261,11 +261,13 @@ def restore_database(backup: Path, target: Path, *, force: bool = False, busy_ti
 
 @dataclass(frozen=True)
 class PruneReport:
-    """Rows removed (or, in a dry run, that would be) per table."""
+    """Rows removed (or, in a dry run, that would be) per table, and the old rows kept because of the sync."""
 
     cutoff_ms: int
     deleted: dict[str, int]
     dry_run: bool
+    kept: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Why -> table -> rows old enough to go that stay because they are not on the sync server."""
 
 
 # What prune removes: raw history and logs; never open episodes or predictions that carry a verdict.
@@ -292,10 +294,10 @@ def prune_database(
     conn = store.open_database(path, busy_timeout_ms=busy_timeout_ms, create=False)
     try:
         with store.sqlite_errors(path):
-            deleted = prune_older_than(conn, cutoff, dry_run=dry_run)
+            deleted, kept = prune_and_count_kept(conn, cutoff, dry_run=dry_run)
     finally:
         conn.close()
-    return PruneReport(cutoff_ms=cutoff, deleted=deleted, dry_run=dry_run)
+    return PruneReport(cutoff_ms=cutoff, deleted=deleted, dry_run=dry_run, kept=kept)
 
 
 def prune_older_than(conn: sqlite3.Connection, cutoff_ms: int, *, dry_run: bool = False) -> dict[str, int]:
@@ -304,15 +306,42 @@ def prune_older_than(conn: sqlite3.Connection, cutoff_ms: int, *, dry_run: bool 
     Once a sync target is configured or used, rows not yet on the server are kept. The per-minute and
     per-hour rollup is left alone, so pruned history survives as a summary.
     """
+    return prune_and_count_kept(conn, cutoff_ms, dry_run=dry_run)[0]
+
+
+KEPT_REFUSED = "refused by the server (see `scops-tui sync rejects`)"
+KEPT_UNSYNCED = "not yet on the server"
+
+
+def prune_and_count_kept(
+    conn: sqlite3.Connection, cutoff_ms: int, *, dry_run: bool = False
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """`prune_older_than`, plus the old rows it kept for the sync: {reason: {table: rows}} (non-zero only).
+
+    A row on the sync rejects list is never deleted (dropping the reject is the operator's call), nor is
+    a row past the synced checkpoints.
+    """
     from scops_tui.core.sync_local import unsynced_conditions
 
     with store.transaction(conn):
         synced = unsynced_conditions(conn)
         deleted = {}
+        kept: dict[str, dict[str, int]] = {}
         for table in ("model_predictions", "anomaly_predictions", "api_key_usage", "metrics"):
             where = _PRUNE_RULES[table] + (f" AND {synced[table]}" if synced else "")
+            if synced:
+                # Table names and conditions are constants; the cutoff is a bound parameter.
+                refused, total = conn.execute(
+                    f"SELECT count(*) FILTER (WHERE id IN (SELECT local_id FROM sync_rejects "  # noqa: S608
+                    f"WHERE table_name = '{table}')), count(*) FROM {table} "
+                    f"WHERE {_PRUNE_RULES[table]} AND NOT ({synced[table]})",
+                    {"cutoff": cutoff_ms},
+                ).fetchone()
+                for reason, count in ((KEPT_REFUSED, refused), (KEPT_UNSYNCED, total - refused)):
+                    if count:
+                        kept.setdefault(reason, {})[table] = int(count)
             # Table names and conditions are the constants above; the cutoff is a bound parameter.
             verb = "SELECT count(*)" if dry_run else "DELETE"
             cursor = conn.execute(f"{verb} FROM {table} WHERE {where}", {"cutoff": cutoff_ms})
             deleted[table] = int(cursor.fetchone()[0]) if dry_run else cursor.rowcount
-    return deleted
+    return deleted, kept

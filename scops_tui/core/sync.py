@@ -29,15 +29,19 @@ from scops_tui.core.sync_local import (
     SyncCheckpoint,
     SyncStatus,
     cache_checkpoint,
+    drop_rejects,
     local_checkpoints,
     mark_target_used,
+    pending_rejected,
     pending_rows,
+    read_rejects,
     record_state,
     sync_status,
     target_configured,
     unsynced_conditions,
 )
 from scops_tui.core.sync_server import (
+    AuthenticationFailed,
     ServerUnreachable,
     SyncError,
     connect,
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
+    "AuthenticationFailed",
     "RejectedRow",
     "ServerUnreachable",
     "SyncCheckpoint",
@@ -62,11 +67,14 @@ __all__ = [
     "SyncStatus",
     "TableReport",
     "backoff_delays",
+    "drop_rejects",
     "host_role_sql",
     "init_server",
     "local_checkpoints",
     "mark_target_used",
+    "pending_rejected",
     "pending_rows",
+    "read_rejects",
     "run_sync",
     "sync_status",
     "target_configured",
@@ -82,6 +90,11 @@ DURABLE_EVERY = 10
 """Every so many batches, and at the end of each table, a commit waits for the server's disk."""
 BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 60.0
+CONFLICT_REASON = (
+    "conflict: the server holds a different row under the same key (left as it is there); "
+    "a copied or restored database, or a change made on the server"
+)
+GONE_REASON = "the local row no longer exists; `scops-tui sync rejects drop ID --yes` forgets it"
 
 ProgressCallback = Callable[[str, int, int], None]
 """Called after each batch with (table, rows done so far in this run, rows pending at its start)."""
@@ -98,6 +111,9 @@ class TableReport:
     inserted: int = 0
     updated: int = 0
     rejected: int = 0
+    """Rows the server refused in this run (again, for rows already on the rejects list)."""
+    retried: int = 0
+    """Rows of the rejects list sent again (those that landed count in `inserted` or `updated`)."""
 
 
 @dataclass(frozen=True)
@@ -206,8 +222,10 @@ class _Push:
         progress: ProgressCallback | None,
         on_batch: BatchHook | None,
         stop: threading.Event | None,
+        rejects_only: bool = False,
     ) -> None:
         self.target = target
+        self.rejects_only = rejects_only
         self.database_id = database_id
         self.writer = writer
         self.reader = reader
@@ -221,6 +239,8 @@ class _Push:
         self.second: psycopg.Connection[Any] | None = None
         self.unflushed: SyncCheckpoint | None = None
         """A checkpoint committed without a disk flush on the server, not yet cached locally."""
+        self.conflicts: list[int] = []
+        """Local ids of the last batch that the server holds with other content under the same key."""
         self.rejected: dict[str, set[int]] = {}
         """Local ids in `sync_rejects`, per table: their entries go once the rows land."""
         for table, local_id in writer.execute("SELECT table_name, local_id FROM sync_rejects"):
@@ -289,10 +309,17 @@ class _Push:
         return {table: found.get(table, SyncCheckpoint(table)) for table in store.TABLES}
 
     def push_table(self, spec: TableSpec, cp: SyncCheckpoint, done: int, pending: int) -> SyncCheckpoint:
-        """Send the table's changed and new rows from one local snapshot; return the final checkpoint."""
+        """Send the table's refused, changed and new rows from one local snapshot; return the final checkpoint.
+
+        Rows on the rejects list go first, every run, until they land (a child refused because its parent
+        was refused lands once the parent has: tables go parents first).
+        """
         key = spec.stream_key
         self.reader.execute("BEGIN")
         try:
+            cp, done = self._retry_rejects(spec, cp, done, pending)
+            if self.rejects_only:
+                return cp
             newest_row = self.reader.execute(f"SELECT max({key}) FROM {spec.name}").fetchone()  # noqa: S608
             newest = int(newest_row[0] or 0)
             last_change: tuple[int, int] = (cp.change_updated_at, cp.change_id)
@@ -328,6 +355,34 @@ class _Push:
         finally:
             self.reader.execute("COMMIT")
         return cp
+
+    def _retry_rejects(
+        self, spec: TableSpec, cp: SyncCheckpoint, done: int, pending: int
+    ) -> tuple[SyncCheckpoint, int]:
+        """Send again the rows of this table on the rejects list (as they are now), bisecting as usual."""
+        import json
+
+        ids = sorted(self.rejected.get(spec.name, ()))
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids[start : start + self.batch_size]
+            rows = self.reader.execute(
+                f"SELECT {spec.select_sql()} FROM {spec.name} "  # noqa: S608 - names are this module's constants
+                f"WHERE {spec.stream_key} IN (SELECT value FROM json_each(?)) ORDER BY {spec.stream_key}",
+                (json.dumps(chunk),),
+            ).fetchall()
+            gone = set(chunk).difference(int(row[0]) for row in rows)
+            if gone:
+                self.writer.executemany(
+                    "UPDATE sync_rejects SET reason = ?, rejected_at = ? WHERE table_name = ? AND local_id = ?",
+                    [(GONE_REASON, now_ms(), spec.name, local_id) for local_id in sorted(gone)],
+                )
+            if not rows:
+                continue
+            self.report[spec.name].retried += len(rows)
+            cp = self._deliver(spec, rows, cp, change=False, final=True, retry=True)
+            done += len(rows)
+            self._after_batch(spec, done, pending)
+        return cp, done
 
     def _insert_stream(
         self, spec: TableSpec, cp: SyncCheckpoint, newest: int, done: int, pending: int
@@ -474,20 +529,28 @@ class _Push:
         return SyncCheckpoint(spec.name, int(last[0]), cp.change_updated_at, cp.change_id)
 
     def _deliver(
-        self, spec: TableSpec, rows: Sequence[Sequence[Any]], cp: SyncCheckpoint, *, change: bool, final: bool
+        self,
+        spec: TableSpec,
+        rows: Sequence[Sequence[Any]],
+        cp: SyncCheckpoint,
+        *,
+        change: bool,
+        final: bool,
+        retry: bool = False,
     ) -> SyncCheckpoint:
         """Send `rows`; on a data error bisect them, rejecting single bad rows. Returns the new checkpoint.
 
         Full pages in the middle of a stream commit without waiting for the server's disk flush (every
         `DURABLE_EVERY`-th excepted): if the server crashes, data and checkpoint are lost together and
-        simply sent again. The local copy of the checkpoint only ever records a flushed commit.
+        simply sent again. The local copy of the checkpoint only ever records a flushed commit. Rows
+        sent again from the rejects list (`retry`) leave the checkpoint where it is.
         """
         import psycopg
 
-        new_cp = self._next_checkpoint(spec, rows, cp, change)
+        new_cp = cp if retry else self._next_checkpoint(spec, rows, cp, change)
         durable = final or self.batches % DURABLE_EVERY == DURABLE_EVERY - 1
         try:
-            inserted, updated = self._send(spec, rows, new_cp, durable)
+            inserted, updated = self._send(spec, rows, new_cp, durable, safe=retry)
         except psycopg.Error as exc:
             self._rollback()
             if not _is_data_error(exc):
@@ -499,13 +562,14 @@ class _Push:
                 self._commit_checkpoint(new_cp)
                 return new_cp
             middle = len(rows) // 2
-            cp = self._deliver(spec, rows[:middle], cp, change=change, final=True)
-            return self._deliver(spec, rows[middle:], cp, change=change, final=True)
+            cp = self._deliver(spec, rows[:middle], cp, change=change, final=True, retry=retry)
+            return self._deliver(spec, rows[middle:], cp, change=change, final=True, retry=retry)
         table = self.report[spec.name]
         table.sent += len(rows)
         table.inserted += inserted
         table.updated += updated
-        self._forget_rejects(spec, rows)
+        self._forget_rejects(spec, rows, keep=self.conflicts)
+        self.conflicts = []
         if durable:
             self.unflushed = None
             cache_checkpoint(self.writer, new_cp)
@@ -514,13 +578,15 @@ class _Push:
         return new_cp
 
     def _send(
-        self, spec: TableSpec, rows: Sequence[Sequence[Any]], cp: SyncCheckpoint, durable: bool
+        self, spec: TableSpec, rows: Sequence[Sequence[Any]], cp: SyncCheckpoint, durable: bool, *, safe: bool = False
     ) -> tuple[int, int]:
         if spec.name != "metrics":
             return self._send_with(spec, rows, cp, spec.upsert_sql(), durable)
         import psycopg
 
         self._ensure_partitions(rows)
+        if safe:
+            return self._send_with(spec, rows, cp, METRICS_SAFE, durable)
         try:
             return self._send_with(spec, rows, cp, METRICS_FAST, durable)
         except psycopg.errors.UniqueViolation:
@@ -530,15 +596,25 @@ class _Push:
     def _send_with(
         self, spec: TableSpec, rows: Sequence[Sequence[Any]], cp: SyncCheckpoint, upsert: str, durable: bool
     ) -> tuple[int, int]:
+        self.conflicts = []
         with self.conn.cursor() as cur:
             if durable:
                 cur.execute("SET LOCAL synchronous_commit = on")
             _copy_rows(cur, spec, rows)
             cur.execute(upsert, {"db": self.database_id})
             counts = cur.fetchone() if cur.description else (cur.rowcount, 0)
+            inserted, updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+            if inserted + updated < len(rows):
+                # Some rows were skipped: fine when the server holds them as they are (a batch sent
+                # twice), a conflict when it holds something else under the same key.
+                # They go on the rejects list before the commit: a crash in between only retries them.
+                cur.execute(spec.conflict_sql(), {"db": self.database_id})
+                self.conflicts = [int(row[0]) for row in cur.fetchall()]
+                for local_id in self.conflicts:
+                    self._reject_id(spec, local_id, "23505", CONFLICT_REASON)
             self._write_checkpoint(cur, cp)
         self.conn.commit()
-        return (int(counts[0]), int(counts[1])) if counts else (0, 0)
+        return inserted, updated
 
     def _ensure_partitions(self, rows: Sequence[Sequence[Any]]) -> None:
         days = {int(row[1]) // 86_400_000 for row in rows} - self.known_days
@@ -579,12 +655,12 @@ class _Push:
         except psycopg.Error:
             self.conn.close()
 
-    def _forget_rejects(self, spec: TableSpec, rows: Sequence[Sequence[Any]]) -> None:
-        """Drop the reject entries of rows that have now landed (changed locally since, and sent again)."""
+    def _forget_rejects(self, spec: TableSpec, rows: Sequence[Sequence[Any]], keep: Sequence[int] = ()) -> None:
+        """Drop the reject entries of rows that have now landed (sent again, and taken by the server)."""
         rejected = self.rejected.get(spec.name)
         if not rejected:
             return
-        landed = rejected.intersection(int(row[0]) for row in rows)
+        landed = rejected.intersection(int(row[0]) for row in rows).difference(keep)
         if landed:
             self.writer.executemany(
                 "DELETE FROM sync_rejects WHERE table_name = ? AND local_id = ?", [(spec.name, i) for i in landed]
@@ -592,14 +668,16 @@ class _Push:
             rejected -= landed
 
     def _reject(self, spec: TableSpec, row: Sequence[Any], exc: BaseException) -> None:
-        state = getattr(exc, "sqlstate", None)
-        reason = one_line(exc, self.target)[:500]
+        self._reject_id(spec, int(row[0]), getattr(exc, "sqlstate", None), one_line(exc, self.target)[:500])
+
+    def _reject_id(self, spec: TableSpec, local_id: int, state: str | None, reason: str) -> None:
         self.writer.execute(
             "INSERT INTO sync_rejects (table_name, local_id, sqlstate, reason, rejected_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (table_name, local_id) DO UPDATE SET sqlstate = excluded.sqlstate, "
             "reason = excluded.reason, rejected_at = excluded.rejected_at",
-            (spec.name, int(row[0]), state, reason, now_ms()),
+            (spec.name, local_id, state, reason, now_ms()),
         )
+        self.rejected.setdefault(spec.name, set()).add(local_id)
         self.report[spec.name].rejected += 1
 
 
@@ -619,13 +697,15 @@ def run_sync(
     stop: threading.Event | None = None,
     max_reconnects: int = 3,
     sleep: Callable[[float], None] = time.sleep,
+    rejects_only: bool = False,
 ) -> SyncReport:
     """Push every table of the database at `db_path` to `target`; return what was sent.
 
-    A connection lost mid-run is re-opened (up to `max_reconnects` times, with backoff) and the push
-    resumes from the last batch the server committed. A server that cannot be reached at all raises
-    ServerUnreachable at once. `dry_run` counts what would be sent, from the local checkpoints, and
-    connects to nothing.
+    Rows on the rejects list are sent again first, every run, until they land. A connection lost
+    mid-run is re-opened (up to `max_reconnects` times, with backoff) and the push resumes from the last
+    batch the server committed. A server that cannot be reached at all raises ServerUnreachable at once;
+    a refused login raises AuthenticationFailed. `dry_run` counts what would be sent, from the local
+    checkpoints, and connects to nothing. `rejects_only` sends the rejects list and nothing else.
     """
     if batch_size < 1:
         raise SyncError(f"--batch-size must be at least 1, not {batch_size}")
@@ -658,6 +738,7 @@ def run_sync(
                 stop,
                 max_reconnects,
                 sleep,
+                rejects_only,
             )
         except SyncError as exc:
             record_state(writer, target.display, last_error=str(exc), last_error_at=now_ms())
@@ -689,6 +770,7 @@ def _push_all(
     stop: threading.Event | None,
     max_reconnects: int,
     sleep: Callable[[float], None],
+    rejects_only: bool = False,
 ) -> int:
     """Push every table, re-connecting after a lost connection; return how many times it re-connected."""
     reconnects = 0
@@ -706,6 +788,7 @@ def _push_all(
                 progress=progress,
                 on_batch=on_batch,
                 stop=stop,
+                rejects_only=rejects_only,
             )
         except ServerUnreachable:
             if not connected_once or reconnects >= max_reconnects:
@@ -765,8 +848,9 @@ def watch_sync(
 ) -> int:
     """Sync every `interval` seconds until `stop` is set; on failure retry with backoff (0.25 s to 60 s).
 
-    Returns the number of successful runs. Errors never end the loop: they are reported through
-    `on_error(message, seconds until the next try)`.
+    Returns the number of successful runs. Errors are reported through `on_error(message, seconds until
+    the next try)` and retried, except a refused login: retrying the same credentials cannot help, so
+    AuthenticationFailed ends the loop (raised to the caller).
     """
     runs = 0
     delays = backoff_delays()
@@ -775,6 +859,8 @@ def watch_sync(
             report = run_sync(
                 db_path, target, batch_size=batch_size, busy_timeout_ms=busy_timeout_ms, progress=progress, stop=stop
             )
+        except AuthenticationFailed:
+            raise
         except SyncError as exc:
             wait = next(delays)
             if on_error:

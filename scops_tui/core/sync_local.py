@@ -35,6 +35,8 @@ class RejectedRow:
     sqlstate: str | None
     reason: str
     rejected_at: int
+    id: int = 0
+    """The entry's own id, as `sync rejects drop ID` takes it."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class SyncStatus:
     pending: dict[str, int]
     reject_count: int
     rejects: list[RejectedRow] = field(default_factory=list)
+    pending_rejected: dict[str, int] = field(default_factory=dict)
+    """Of `pending`, per table: rows on the rejects list (retried by every sync until they land or are dropped)."""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -59,6 +63,7 @@ class SyncStatus:
             "last_error_at": self.last_error_at,
             "pending": self.pending,
             "pending_total": sum(self.pending.values()),
+            "pending_rejected": self.pending_rejected,
             "reject_count": self.reject_count,
             "rejects": [vars(reject) for reject in self.rejects],
         }
@@ -95,8 +100,9 @@ def record_state(conn: sqlite3.Connection, target: str, **values: object) -> Non
 
 
 def pending_rows(conn: sqlite3.Connection, checkpoints: dict[str, SyncCheckpoint] | None = None) -> dict[str, int]:
-    """Rows per table not yet on the server as they are now (new rows plus changed ones), per the checkpoints."""
+    """Rows per table not yet on the server as they are now: new, changed, and refused ones (the rejects list)."""
     cps = checkpoints or local_checkpoints(conn)
+    refused = pending_rejected(conn, cps)
     pending = {}
     for table, spec in SPECS.items():
         cp = cps[table]
@@ -107,8 +113,28 @@ def pending_rows(conn: sqlite3.Connection, checkpoints: dict[str, SyncCheckpoint
                 f"SELECT count(*) FROM {table} WHERE {key} <= ? AND (updated_at, {key}) > (?, ?)",  # noqa: S608
                 (cp.last_id, cp.change_updated_at, cp.change_id),
             ).fetchone()[0]
-        pending[table] = int(count)
+        pending[table] = int(count) + refused[table]
     return pending
+
+
+def pending_rejected(conn: sqlite3.Connection, checkpoints: dict[str, SyncCheckpoint] | None = None) -> dict[str, int]:
+    """Rows per table on the rejects list that the streams would not send anyway (so not counted twice)."""
+    cps = checkpoints or local_checkpoints(conn)
+    found = {}
+    for table, spec in SPECS.items():
+        cp = cps[table]
+        key = spec.stream_key
+        streamed = f"t.{key} > :last_id"
+        if spec.mutable:
+            streamed += f" OR (t.updated_at, t.{key}) > (:change_at, :change_id)"
+        found[table] = int(
+            conn.execute(
+                "SELECT count(*) FROM sync_rejects AS r WHERE r.table_name = :table AND NOT EXISTS "  # noqa: S608 - names are constants
+                f"(SELECT 1 FROM {table} AS t WHERE t.{key} = r.local_id AND ({streamed}))",
+                {"table": table, "last_id": cp.last_id, "change_at": cp.change_updated_at, "change_id": cp.change_id},
+            ).fetchone()[0]
+        )
+    return found
 
 
 def unsynced_conditions(conn: sqlite3.Connection) -> dict[str, str] | None:
@@ -129,6 +155,8 @@ def unsynced_conditions(conn: sqlite3.Connection) -> dict[str, str] | None:
         condition = f"{spec.stream_key} <= {int(cp.last_id)}"
         if spec.mutable:
             condition += f" AND (updated_at, {spec.stream_key}) <= ({int(cp.change_updated_at)}, {int(cp.change_id)})"
+        # A row the server refused sits at or below the checkpoint but is not there.
+        condition += f" AND {spec.stream_key} NOT IN (SELECT local_id FROM sync_rejects WHERE table_name = '{table}')"  # noqa: S608 - table names are constants
         conditions[table] = condition
     return conditions
 
@@ -164,14 +192,7 @@ def sync_status(
             state = conn.execute(
                 "SELECT target, last_attempt_at, last_success_at, last_error, last_error_at FROM sync_state"
             ).fetchone()
-            rejects = [
-                RejectedRow(row[0], int(row[1]), row[2], row[3], int(row[4]))
-                for row in conn.execute(
-                    "SELECT table_name, local_id, sqlstate, reason, rejected_at FROM sync_rejects "
-                    "ORDER BY rejected_at DESC, id DESC LIMIT ?",
-                    (limit,),
-                )
-            ]
+            rejects = list_rejects(conn, limit)
             count = int(conn.execute("SELECT count(*) FROM sync_rejects").fetchone()[0])
             return SyncStatus(
                 target=target or (state[0] if state else None),
@@ -182,6 +203,52 @@ def sync_status(
                 pending=pending_rows(conn),
                 reject_count=count,
                 rejects=rejects,
+                pending_rejected=pending_rejected(conn),
             )
+    finally:
+        conn.close()
+
+
+def list_rejects(conn: sqlite3.Connection, limit: int | None = None) -> list[RejectedRow]:
+    """The rejects list, newest first (all of it when `limit` is None)."""
+    return [
+        RejectedRow(row[0], int(row[1]), row[2], row[3], int(row[4]), int(row[5]))
+        for row in conn.execute(
+            "SELECT table_name, local_id, sqlstate, reason, rejected_at, id FROM sync_rejects "
+            "ORDER BY rejected_at DESC, id DESC LIMIT ?",
+            (-1 if limit is None else limit,),
+        )
+    ]
+
+
+def read_rejects(db_path: Path, *, busy_timeout_ms: int = 5000) -> list[RejectedRow]:
+    """Every row the server refused, newest first, read locally (`scops-tui sync rejects`)."""
+    conn = store.open_database(db_path, busy_timeout_ms=busy_timeout_ms, create=False)
+    try:
+        with store.sqlite_errors(db_path):
+            return list_rejects(conn)
+    finally:
+        conn.close()
+
+
+def drop_rejects(db_path: Path, ids: list[int], *, busy_timeout_ms: int = 5000) -> list[RejectedRow]:
+    """Forget the rejects `ids` (all or none): their rows stop being pending, and `db prune` may delete them.
+
+    Raises ScopsError naming the ids that are not on the list; returns the entries dropped.
+    """
+    from scops_tui.core.errors import ScopsError
+
+    conn = store.open_database(db_path, busy_timeout_ms=busy_timeout_ms, create=False)
+    try:
+        with store.sqlite_errors(db_path), store.transaction(conn):
+            wanted = sorted(set(ids))
+            found = {reject.id: reject for reject in list_rejects(conn) if reject.id in wanted}
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                raise ScopsError(
+                    f"no reject with id {', '.join(map(str, missing))}; `scops-tui sync rejects` lists them"
+                )
+            conn.executemany("DELETE FROM sync_rejects WHERE id = ?", [(i,) for i in wanted])
+            return [found[i] for i in wanted]
     finally:
         conn.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,51 @@ class ServerUnreachable(SyncError):
     exit_code = 3
 
 
+class AuthenticationFailed(SyncError):
+    """The server refused the login (wrong password, unknown or NOLOGIN role): a configuration error.
+
+    Retrying with the same credentials cannot succeed, so `sync --watch` stops on it.
+    """
+
+    exit_code = 2
+
+
+# What libpq says when the server refuses a login (SQLSTATE class 28, which psycopg does not expose for
+# a failed connection): a wrong password, an unknown role, a role without LOGIN, no pg_hba.conf entry.
+_AUTH_FAILURES = re.compile(
+    r'authentication failed for user "(?P<a>[^"]*)"'
+    r'|role "(?P<b>[^"]*)" (?:does not exist|is not permitted to log in)'
+    r'|no pg_hba\.conf entry for host "[^"]*", user "(?P<c>[^"]*)"'
+    r"|fe_sendauth: no password supplied",
+    re.IGNORECASE,
+)
+
+
+def _authentication_failure(exc: BaseException, target: SyncTarget) -> AuthenticationFailed | None:
+    """AuthenticationFailed for a refused login (one line, masked), else None."""
+    state = getattr(exc, "sqlstate", None) or ""
+    text = one_line(exc, target)
+    found = _AUTH_FAILURES.search(text)
+    if found is None and not state.startswith("28"):
+        return None
+    user = (found and (found["a"] or found["b"] or found["c"])) or _conninfo_user(target)
+    detail = text.split("FATAL:", 1)[-1].strip()
+    return AuthenticationFailed(f'authentication failed for user "{user}" at {target.display}: {detail}')
+
+
+def _conninfo_user(target: SyncTarget) -> str:
+    """The user a connection string logs in as (libpq's default: PGUSER, else the OS user)."""
+    import getpass
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        user = conninfo_to_dict(target.conninfo).get("user")
+    except Exception:  # only for a message
+        user = None
+    return str(user or os.environ.get("PGUSER") or getpass.getuser())
+
+
 def one_line(exc: BaseException, target: SyncTarget) -> str:
     """A psycopg error as one masked line (libpq messages span lines and may echo the connection string)."""
     text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip()) or type(exc).__name__
@@ -57,6 +104,9 @@ def connect(target: SyncTarget, *, autocommit: bool = False) -> psycopg.Connecti
     except psycopg.ProgrammingError as exc:
         raise ConfigError(f"invalid sync target {target.display}: {one_line(exc, target)}") from None
     except psycopg.Error as exc:
+        refused = _authentication_failure(exc, target)
+        if refused is not None:
+            raise refused from None
         raise ServerUnreachable(f"cannot reach sync target {target.display}: {one_line(exc, target)}") from None
 
 

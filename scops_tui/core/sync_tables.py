@@ -118,29 +118,40 @@ class TableSpec:
         stored = [c for c in self.columns if c.expr]
         columns = ["source_db", *(c.server for c in stored)]
         exprs = ["%(db)s", *(c.expr for c in stored)]
-        skip_foreign = (
-            # Shared users are changed only by their first host (see scops_foreign_users on the server).
-            "WHERE s.id NOT IN (SELECT scops_foreign_users(%(db)s, ARRAY(SELECT id FROM scops_stage_users))) "
-            if self.name == "users"
-            else ""
-        )
         insert = (
             f"INSERT INTO {self.name} AS t ({', '.join(_quote(c) for c in columns)}) "  # noqa: S608 - built from this module's constants
-            f"SELECT {', '.join(exprs)} FROM {self.stage_table} AS s {skip_foreign}"
+            f"SELECT {', '.join(exprs)} FROM {self.stage_table} AS s "
             f"ON CONFLICT ({', '.join(self.key)}) "
         )
         if self.mutable:
             updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns if c not in self.key)
             guard = "excluded.updated_at > t.updated_at"
-            if self.name == "users":
-                # A user is shared by UUID; only the host that first sent it may change it.
-                guard = f"t.source_db = excluded.source_db AND {guard}"
             insert += f"DO UPDATE SET {updates} WHERE {guard} "
         else:
             insert += "DO NOTHING "
         return (
             f"WITH up AS ({insert}RETURNING (xmax = 0) AS inserted) "  # noqa: S608 - built from this module's constants
             "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+        )
+
+    def conflict_sql(self) -> str:
+        """Local ids of staged rows that the server does not hold as they are (skipped for another row's sake).
+
+        Run after the upsert, in its transaction: rows the server already had identically (a batch sent
+        twice) are not returned; a row with the same key and other content (or newer there) is.
+        """
+        stored = [c for c in self.columns if c.expr]
+        if self.name == "users":
+            match, first = "t.source_db = %(db)s AND t.id = s.id", "s.local_rowid"
+        else:
+            match, first = "t.source_db = %(db)s AND t.local_id = s.local_id", "s.local_id"
+            if self.name == "metrics":
+                match += f' AND t."timestamp" = {_time("timestamp").expr}'
+        server = ", ".join(f"t.{_quote(c.server)}" for c in stored)
+        local = ", ".join(c.expr for c in stored)
+        return (
+            f"SELECT {first} FROM {self.stage_table} AS s WHERE NOT EXISTS (SELECT 1 FROM {self.name} AS t "  # noqa: S608 - built from this module's constants
+            f"WHERE {match} AND ROW({server}) IS NOT DISTINCT FROM ROW({local})) ORDER BY 1"
         )
 
 
@@ -236,7 +247,7 @@ SPECS: dict[str, TableSpec] = {
                 _time("updated_at"),
             ),
             mutable=True,
-            key=("id",),
+            key=("source_db", "id"),
             stream_key="rowid",
         ),
         TableSpec("metrics", _METRIC_COLUMNS, mutable=False),

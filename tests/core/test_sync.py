@@ -217,8 +217,11 @@ def test_poison_rows_go_to_rejects_and_the_rest_lands(conn: sqlite3.Connection, 
     reasons = {(r.table, r.local_id): (r.sqlstate, r.reason) for r in status.rejects}
     assert reasons[("metrics", bad_metric)][0] == "23514"
     assert "inet" in reasons[("api_key_usage", 3)][1]
-    assert status.pending == dict.fromkeys(store.TABLES, 0)
-    assert sync(db_path, pg_server).sent == 0
+    # Refused rows stay pending, and every sync tries them again (they are refused again here).
+    assert status.pending == {**dict.fromkeys(store.TABLES, 0), "metrics": 1, "api_key_usage": 1}
+    again = sync(db_path, pg_server)
+    assert again.sent == 0 and again.tables["metrics"].retried == again.tables["metrics"].rejected == 1
+    assert sync_status(db_path).reject_count == 2
     assert scalar(pg_server, "SELECT count(*) FROM metrics WHERE local_id = %s", (bad_metric,)) == 0
 
 
@@ -413,8 +416,8 @@ def test_init_server_upgrades_an_older_server_schema(
         patched.setattr(migrations, "schema_dir", lambda dialect: older)
         assert init_server(resolve_target(pg_url)) == (["0001_eight_tables"], 1)
     applied, version = init_server(resolve_target(pg_url))
-    assert applied == ["0002_rollup_and_views", "0003_row_level_security"] and version == 3
-    assert scalar(pg_url, "SELECT count(*) FROM schema_migrations") == 3
+    assert applied == ["0002_rollup_and_views", "0003_row_level_security", "0004_no_side_channels"]
+    assert version == 4 and scalar(pg_url, "SELECT count(*) FROM schema_migrations") == 4
 
 
 def test_a_server_newer_than_the_program_is_refused(db_path: Path, pg_server: str) -> None:
