@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from scops_tui.core.sync import SyncError, run_sync
 from scops_tui.core.sync_server import host_role_name, host_role_sql
 from scops_tui.core.sync_target import resolve_target
 from tests import pg
-from tests.pg import admin_connect, fill, url_for
+from tests.pg import add_metrics, admin_connect, fill, url_for
 
 pg_url = pg.pg_url
 pg_server = pg.pg_server
@@ -99,10 +100,10 @@ def test_a_host_role_cannot_write_or_change_another_hosts_rows(
         assert pg.execute("SELECT count(*) FROM metrics").fetchone()[0] == 200
 
 
-def test_a_user_shared_by_uuid_is_changed_only_by_its_first_host(
+def test_a_user_uuid_in_two_hosts_lands_once_per_host_and_neither_overwrites_the_other(
     hosts: dict[str, tuple[Path, uuid.UUID, str]],
 ) -> None:
-    (path_a, id_a, url_a), (path_b, _, url_b) = hosts["a"], hosts["b"]
+    (path_a, id_a, url_a), (path_b, id_b, url_b) = hosts["a"], hosts["b"]
     run_sync(path_a, resolve_target(url_a))
     conn_a = store.open_database(path_a)
     shared = store.user_id(conn_a, "system")
@@ -114,10 +115,119 @@ def test_a_user_shared_by_uuid_is_changed_only_by_its_first_host(
     )
     conn_b.close()
     report = run_sync(path_b, resolve_target(url_b))
-    assert report.tables["users"].rejected == 0 and report.tables["metrics"].inserted == 200
+    assert report.tables["users"].rejected == 0 and report.tables["users"].inserted == 3
     _, _, url_reader = hosts["reader"]
     with psycopg.connect(url_reader) as pg:
-        owner, name = pg.execute(
-            "SELECT source_db, username FROM users WHERE id = %s", (uuid.UUID(bytes=shared),)
+        rows = pg.execute(
+            "SELECT source_db, username FROM users WHERE id = %s ORDER BY username", (uuid.UUID(bytes=shared),)
+        ).fetchall()
+        assert rows == [(id_b, "roaming"), (id_a, "system")]
+
+
+def test_an_ingest_role_learns_nothing_about_another_hosts_users(
+    hosts: dict[str, tuple[Path, uuid.UUID, str]],
+) -> None:
+    (path_a, _, url_a), (_, id_b, url_b) = hosts["a"], hosts["b"]
+    run_sync(path_a, resolve_target(url_a))
+    conn_a = store.open_database(path_a)
+    theirs = [uuid.UUID(bytes=row[0]) for row in conn_a.execute("SELECT id FROM users")]
+    conn_a.close()
+    unknown = uuid.uuid4()
+    with psycopg.connect(url_b, autocommit=True) as pg:
+        assert pg.execute("SELECT count(*) FROM users WHERE id = ANY(%s)", (theirs,)).fetchone()[0] == 0
+        # No function answers for rows the role may not see (scops_foreign_users named another host's ids).
+        found = pg.execute(
+            "SELECT count(*) FROM pg_proc p WHERE p.proname LIKE 'scops\\_%%' AND p.prosecdef "
+            "AND has_function_privilege(p.oid, 'EXECUTE') AND pg_get_function_arguments(p.oid) LIKE '%%uuid%%'"
+        ).fetchone()[0]
+        assert found == 0
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            pg.execute("SELECT scops_foreign_users(%s, %s)", (id_b, [*theirs, unknown]))
+        # Writing a user with another host's UUID behaves exactly as with a UUID nobody has.
+        for probe in (theirs[0], unknown):
+            inserted = pg.execute(
+                "INSERT INTO users (id, source_db, username, email, role) VALUES (%s, %s, %s, 'p@b', 'viewer') "
+                "ON CONFLICT DO NOTHING",
+                (probe, id_b, f"probe-{probe.hex[:8]}"),
+            )
+            assert inserted.rowcount == 1
+
+
+def _partition_count(url: str) -> int:
+    dbname = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+    with admin_connect(dbname) as admin:
+        return int(
+            admin.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'metrics'::regclass").fetchone()[0]
+        )
+
+
+def test_an_ingest_role_cannot_make_unbounded_partitions(hosts: dict[str, tuple[Path, uuid.UUID, str]]) -> None:
+    (path_a, _, url_a) = hosts["a"]
+    run_sync(path_a, resolve_target(url_a))
+    before = _partition_count(url_a)
+    today = int(time.time() // 86_400)
+    with psycopg.connect(url_a, autocommit=True) as pg:
+        made = pg.execute(
+            "SELECT scops_ensure_metrics_partitions(%s::integer[])", (list(range(today - 399, today + 1)),)
+        ).fetchone()[0]
+        pg.execute("SELECT scops_ensure_metrics_partitions(%s::integer[])", ([today + 5, today + 400],))
+    # At most the window: 31 days back, today, 2 days ahead (some of which the sync already made).
+    assert made <= 34 and _partition_count(url_a) - before == made
+    # Old samples still land (in the default partition), and a table owner may still go further back.
+    conn = store.open_database(path_a)
+    add_metrics(conn, 3, start=(today - 200) * 86_400_000)
+    conn.close()
+    assert run_sync(path_a, resolve_target(url_a)).tables["metrics"].inserted == 3
+    assert _partition_count(url_a) - before == made
+    dbname = str(psycopg.conninfo.conninfo_to_dict(url_a)["dbname"])
+    with admin_connect(dbname) as admin:
+        assert (
+            admin.execute("SELECT scops_ensure_metrics_partitions(%s::integer[])", ([today - 300],)).fetchone()[0] == 1
+        )
+
+
+def test_upgrading_a_server_with_shared_users_keys_them_per_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str
+) -> None:
+    from scops_tui.core import migrations
+    from scops_tui.core.sync_server import init_server
+
+    shipped = migrations.schema_dir("postgres")
+    older = tmp_path / "postgres"
+    older.mkdir()
+    for path in sorted(shipped.glob("000[123]_*.sql")):
+        (older / path.name).write_text(path.read_text())
+    with monkeypatch.context() as patched:
+        patched.setattr(migrations, "schema_dir", lambda dialect: older)
+        assert init_server(resolve_target(pg_url))[1] == 3
+    host_a, host_b, shared = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        # Version 3 kept one row per UUID: host B's model points at the user host A sent first.
+        admin.execute(
+            "INSERT INTO users (id, source_db, username, email, role) VALUES (%s, %s, 'system', 's@a', 'admin')",
+            (shared, host_a),
+        )
+        admin.execute(
+            "INSERT INTO ml_models (source_db, local_id, model_name, model_type, created_by) "
+            "VALUES (%s, 1, 'm', 'rule_based', %s)",
+            (host_b, shared),
+        )
+        admin.execute(
+            "INSERT INTO sync_checkpoints (source_db, table_name, last_id) VALUES (%s, 'users', 7), (%s, 'metrics', 9)",
+            (host_b, host_b),
+        )
+    assert init_server(resolve_target(pg_url)) == (["0004_no_side_channels"], 4)
+    with psycopg.connect(pg_url) as admin:
+        copies = admin.execute(
+            "SELECT source_db, extract(epoch FROM updated_at) FROM users WHERE id = %s ORDER BY source_db = %s",
+            (shared, host_a),
+        ).fetchall()
+        # Host B gets its own copy, dated at the epoch so that B's own row (sent again) replaces it.
+        assert [row[0] for row in copies] == [host_b, host_a] and copies[0][1] == 0
+        invalid = admin.execute(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"
         ).fetchone()
-        assert owner == id_a and name == "system"
+        assert invalid[0] == 0
+        checkpoints = dict(admin.execute("SELECT table_name, last_id FROM sync_checkpoints").fetchall())
+        assert checkpoints == {"users": 0, "metrics": 9}
+        assert admin.execute("SELECT to_regprocedure('scops_foreign_users(uuid, uuid[])')").fetchone()[0] is None
