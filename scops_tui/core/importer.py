@@ -1,5 +1,8 @@
 """Import legacy SmartCloudOps files and CSV series into the store: metrics (with their labels), models, API keys.
 
+JSON files: a key given twice in one object is refused; so is text that is not valid Unicode (a lone
+surrogate) wherever it is stored, and (model files, stored whole) nesting deeper than 32 levels.
+
 Every import is all or nothing: records are validated and written inside one transaction, and the first
 bad record rolls it back and raises :class:`~scops_tui.core.errors.InputFileError` naming the file, the
 record (JSON, counted from 1) or line (CSV, the header is line 1), the field, the value and why. Nothing
@@ -14,8 +17,13 @@ Metrics
       a ``timestamp,value`` series whose value column is stored as the metric named by ``column``. A
       required metric absent from the file is stored as 0 (the schema has no NULL for it) and the
       report says which; a nullable one stays NULL.
-    * Naive timestamps are read in ``timezone`` (UTC by default) and stored as UTC epoch milliseconds.
-    * Rows are keyed by (source, timestamp): a row already stored is skipped and counted as present.
+    * Naive timestamps are read in ``timezone`` (UTC by default) and stored as UTC epoch milliseconds
+      (finer digits cut). A naive time that a daylight-saving change in ``timezone`` skips or repeats
+      has no single UTC instant and is refused (the file can give it an offset).
+    * Rows are keyed by (source, timestamp). A key stored before the import is skipped and counted as
+      present (a note says how many of those differ from the file; the stored row is kept). Records of
+      the file that share a key are imported once and counted as duplicates when they are the same
+      sample (metrics, ``is_anomaly``, ``anomaly_score``), and refuse the file naming both when not.
     * Labels: a record's ``is_anomaly`` is kept on its row. With ``labels`` (the default for legacy
       JSON), it is also recorded as ground truth where operator verdicts live: one
       ``model_predictions`` row per imported sample, for version ``1`` of the model ``labels@<source>``
