@@ -70,3 +70,30 @@ def test_a_malformed_connection_string_is_a_configuration_error_without_its_pass
     with pytest.raises(ConfigError, match="invalid sync target") as caught:
         connect(resolve_target("host=127.0.0.1 password=hunter2 nonsense=1"))
     assert "hunter2" not in str(caught.value) and "password=***" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("libpq_text", "user"),
+    [
+        (
+            'connection to server at "db", port 5432 failed: FATAL:  password authentication failed for user "scops"',
+            "scops",
+        ),
+        ('connection to server at "db", port 5432 failed: FATAL:  role "ghost" does not exist', "ghost"),
+        (
+            'connection to server at "db", port 5432 failed: FATAL:  no pg_hba.conf entry for host "10.0.0.2", '
+            'user "scops", database "scops", no encryption',
+            "scops",
+        ),
+    ],
+)
+def test_a_refused_login_is_an_authentication_failure_not_unreachable(libpq_text: str, user: str) -> None:
+    import psycopg
+
+    from scops_tui.core.sync_server import _authentication_failure
+
+    target = resolve_target("postgresql://scops:hunter2@db/scops")
+    refused = _authentication_failure(psycopg.OperationalError(libpq_text), target)
+    assert refused is not None and refused.exit_code == 2
+    assert str(refused).startswith(f'authentication failed for user "{user}" at postgresql://scops:***@db/scops')
+    assert _authentication_failure(psycopg.OperationalError("Connection refused"), target) is None
