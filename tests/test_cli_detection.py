@@ -47,6 +47,19 @@ def test_detect_writes_one_score_per_input_row_in_order(tmp_path: Path) -> None:
     assert out.read_text() == result.stdout
 
 
+def test_detect_scores_huge_finite_values_finite_without_warnings(tmp_path: Path) -> None:
+    """Finite inputs near +-1e308 (and subnormals among them): every score finite in [0, 1], stderr silent."""
+    values = [10.0 + (i % 7) * 0.1 for i in range(40)] + [1e308, -1e308, 1.7976931348623157e308, 5e-324] * 5
+    values += [-1e308] * 30
+    source = write_series(tmp_path / "huge.csv", values)
+    result = run_cli("detect", str(source))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    scores = [float(r["anomaly_score"]) for r in csv.DictReader(io.StringIO(result.stdout))]
+    assert len(scores) == len(values)
+    assert all(math.isfinite(s) and 0.0 <= s <= 1.0 for s in scores)
+
+
 def test_detect_on_a_nab_file(tmp_path: Path) -> None:
     nab = shared_file("data", "nab", "data", "realKnownCause", "ambient_temperature_system_failure.csv")
     out = tmp_path / "scored.csv"

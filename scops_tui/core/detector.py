@@ -52,10 +52,12 @@ from scops_tui.core.episodes import severity_of
 __all__ = [
     "DEFAULT_THRESHOLD",
     "MODEL_FORMAT",
+    "VALUE_LIMIT",
     "DetectorConfig",
     "LearnedModel",
     "Score",
     "StreamingDetector",
+    "clip_values",
     "is_anomalous",
     "score_series",
     "severity",
@@ -77,6 +79,12 @@ _FEATURES_PER_METRIC = 4
 _LN10 = math.log(10.0)
 # Share of the history, at each end, whose values are kept sorted for exact tail counts.
 _BAND_SHARE = 0.05
+#: Largest magnitude a value is scored at; larger finite values are clipped to it. The learned model
+#: compares its inputs in float32 (as scikit-learn does) and a shape feature reaches twice a value (a first
+#: difference from -v to +v), so this bound keeps every feature finite in float32 with room to spare, and
+#: every float64 intermediate (squares, sums over the longest window) far from overflow. No real metric
+#: comes near it (about 4.3e37), so ordinary series score exactly as before.
+VALUE_LIMIT = float(np.finfo(np.float32).max) / 8
 
 
 @dataclass(frozen=True)
@@ -212,6 +220,11 @@ def is_anomalous(score: float, threshold: float = DEFAULT_THRESHOLD) -> bool:
 
 # ---------------------------------------------------------------------------------------------------------
 # Small numeric helpers
+
+
+def clip_values(values: FloatArray) -> FloatArray:
+    """Finite values limited to ``[-VALUE_LIMIT, VALUE_LIMIT]`` (a new array), so scoring stays finite."""
+    return np.asarray(np.clip(values, -VALUE_LIMIT, VALUE_LIMIT), dtype=np.float64)
 
 
 def _neg_log10_upper_tail(z: float) -> float:
@@ -376,6 +389,7 @@ class LearnedModel:
             raise ValueError("training needs at least 2 rows of at least 1 value")
         if not np.isfinite(matrix).all():
             raise ValueError("training rows must be finite numbers")
+        matrix = clip_values(matrix)
         stamps = np.asarray(timestamps_ms, dtype=np.int64)
         if stamps.shape != (matrix.shape[0],):
             raise ValueError("one timestamp per row is needed")
@@ -732,6 +746,7 @@ class StreamingDetector:
             raise ValueError(f"expected {self.n_features} values, got {len(values)}")
         if not np.isfinite(x).all():
             raise ValueError("values must be finite numbers")
+        x = clip_values(x)
         n = self.n_features
         first = self._raw.count == 0
         previous = self._raw.last(1)[0].copy() if not first else x

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from hypothesis import strategies as st
 
 from scops_tui.core.detector import (
     DEFAULT_THRESHOLD,
+    VALUE_LIMIT,
     DetectorConfig,
     LearnedModel,
     StreamingDetector,
+    clip_values,
     is_anomalous,
     score_series,
     severity,
@@ -81,6 +84,53 @@ def test_scores_stay_in_unit_interval(values: list[float]) -> None:
         score = detector.score(i * 1000, [value])
         assert 0.0 <= score.value <= 1.0
         assert all(math.isfinite(c) and c >= 0 for c in score.contributions)
+
+
+_EXTREME = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1.7976931348623157e308, -1.7976931348623157e308, 1e308, -1e308, 5e-324, -5e-324, 0.0]),
+    st.floats(min_value=-10.0, max_value=10.0),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(_EXTREME, _EXTREME), min_size=1, max_size=80))
+def test_any_finite_values_score_finite_in_unit_interval_without_numpy_warnings(
+    rows: list[tuple[float, float]],
+) -> None:
+    """Values near +-1e308, subnormals and mixtures of both: every score finite in [0, 1], no RuntimeWarning."""
+    config = replace(SMALL, warmup_rows=0, learned_after_rows=40, retrain_every_rows=20, n_trees=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = score_series([i * 5000 for i in range(len(rows))], rows, config)
+        detector = StreamingDetector(2, replace(config, auto_train=False))
+        contributions = [detector.score(i * 5000, row).contributions for i, row in enumerate(rows)]
+    assert all(math.isfinite(score) and 0.0 <= score <= 1.0 for score in scores)
+    assert all(math.isfinite(c) and c >= 0 for row in contributions for c in row)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1e308] * 60,
+        [1e308 if i % 2 else -1e308 for i in range(60)],
+        [float(i % 7) for i in range(50)] + [1.7976931348623157e308] * 5 + [5e-324] * 5,
+    ],
+    ids=["constant-1e308", "alternating-sign-1e308", "calm-then-max-then-subnormal"],
+)
+def test_huge_values_through_the_learned_model_score_finite(values: list[float]) -> None:
+    """The default detector (learned model included) on huge finite values: finite scores, no warnings."""
+    config = replace(DetectorConfig(), learned_after_rows=40, retrain_every_rows=20, n_trees=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = score_series([i * 5000 for i in range(len(values))], [[v] for v in values], config)
+    assert all(math.isfinite(score) and 0.0 <= score <= 1.0 for score in scores)
+
+
+def test_clipping_leaves_ordinary_values_alone() -> None:
+    ordinary = np.array([0.0, -1e30, 1e30, 5e-324, 123.456])
+    assert clip_values(ordinary).tolist() == ordinary.tolist()
+    assert clip_values(np.array([1e308, -1e308])).tolist() == [VALUE_LIMIT, -VALUE_LIMIT]
 
 
 def test_spike_after_calm_scores_high_and_names_the_metric() -> None:
