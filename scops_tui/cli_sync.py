@@ -41,9 +41,15 @@ def _summary(report: SyncReport) -> None:
             click.echo(f"  {table:<20} {row.sent:>12,} pending")
             continue
         extra = f", {row.rejected:,} rejected" if row.rejected else ""
+        if row.retried:
+            extra += f" ({row.retried:,} refused before, sent again)"
         click.echo(f"  {table:<20} {row.inserted:>12,} new {row.updated:>8,} changed{extra}")
     if rejected:
-        click.echo(f"{rejected:,} rows were refused by the server; see `scops-tui sync status`", err=True)
+        click.echo(
+            f"{rejected:,} rows were refused by the server; they stay pending and are retried by every sync "
+            "(see `scops-tui sync rejects`)",
+            err=True,
+        )
 
 
 class _Progress:
