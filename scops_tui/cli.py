@@ -227,15 +227,19 @@ def db_upgrade(ctx: click.Context) -> None:
     from scops_tui.core.migrations import apply_migrations, current_version, latest_version
 
     settings = settings_for(ctx)
-    store._refuse_non_sqlite(settings.db)
-    if not settings.db.exists():
+    state = store.inspect_file(settings.db)
+    if state is store.FileState.MISSING:
         raise ScopsError(f"no database at {settings.db} (create one with `scops-tui db init`)")
-    conn = store.connect(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+    if state is store.FileState.EMPTY:
+        raise ScopsError(f"{settings.db} is empty, not a scops-tui database (use `scops-tui db init`)")
+    # WAL is switched on only once the file is known to be ours: a refused file stays byte for byte as it was.
+    conn = store.connect(settings.db, busy_timeout_ms=settings.busy_timeout_ms, wal=False)
     try:
         with store.sqlite_errors(settings.db):
             before = current_version(conn)
             if before == 0:
                 raise ScopsError(f"{settings.db} is empty, not a scops-tui database (use `scops-tui db init`)")
+            store.use_wal(conn)
             applied = apply_migrations(conn)
             store.ensure_seed_rows(conn)
     finally:
@@ -310,17 +314,30 @@ def db_prune(ctx: click.Context, older_than: float | None, dry_run: bool) -> Non
     verb = "would delete" if dry_run else "deleted"
     details = ", ".join(f"{table} {count:,}" for table, count in report.deleted.items())
     click.echo(f"{verb} rows older than {iso(report.cutoff_ms)}: {details}")
-
-
-def writer_for(ctx: click.Context) -> Any:
-    """The database opened for writing (created and upgraded as needed), closed when the command ends."""
     for reason, tables in report.kept.items():
         counts = ", ".join(f"{table} {count:,}" for table, count in tables.items())
         click.echo(f"kept {sum(tables.values()):,} old rows {reason}: {counts}")
+
+
+def writer_for(ctx: click.Context, *, create: bool = True) -> Any:
+    """The database opened for writing (upgraded as needed; created too if `create`), closed when the command ends.
+
+    Without `create`, a missing or empty path is one error line and nothing is created.
+    """
     from scops_tui.core import store
 
     settings = settings_for(ctx)
-    conn = store.open_database(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+    conn = store.open_database(settings.db, busy_timeout_ms=settings.busy_timeout_ms, create=create)
+    ctx.call_on_close(conn.close)
+    return conn
+
+
+def reader_for(ctx: click.Context) -> Any:
+    """The existing database opened read-only, closed when the command ends; a read never creates or changes a file."""
+    from scops_tui.core import store
+
+    settings = settings_for(ctx)
+    conn = store.open_reader(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
     ctx.call_on_close(conn.close)
     return conn
 
@@ -373,7 +390,7 @@ def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
     """Every model version: status, data window, size and quality."""
     from scops_tui.core import registry
 
-    versions = registry.list_versions(writer_for(ctx), source)
+    versions = registry.list_versions(reader_for(ctx), source)
     if as_json:
         click.echo(json.dumps([version.as_json() for version in versions]))
         return
@@ -402,7 +419,7 @@ def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
     from scops_tui.core import store
     from scops_tui.core.training import train_source
 
-    conn = writer_for(ctx)
+    conn = writer_for(ctx, create=False)
     chosen = source or ctx.obj["settings"].source
     click.echo(f"training on the recent history of {chosen} ...", err=True)
     version = train_source(conn, chosen, deploy=deploy, created_by=store.user_id(conn, store.operator_username()))
@@ -422,7 +439,7 @@ def model_deploy(ctx: click.Context, version_id: int) -> None:
     """Make VERSION_ID the version that scores its source; the previous one is deprecated."""
     from scops_tui.core import registry
 
-    version = registry.deploy(writer_for(ctx), version_id)
+    version = registry.deploy(writer_for(ctx, create=False), version_id)
     click.echo(f"deployed version {version.id} ({version.model_name} v{version.version})")
 
 
@@ -434,7 +451,7 @@ def model_evaluate(ctx: click.Context, version_id: int | None, source: str | Non
     """Compute precision, recall and F1 of a version from the verdicts given, and store them on it."""
     from scops_tui.core import registry
 
-    conn = writer_for(ctx)
+    conn = writer_for(ctx, create=False)
     if version_id is None:
         chosen = source or ctx.obj["settings"].source
         deployed = registry.deployed_version(conn, chosen)
@@ -470,7 +487,7 @@ def anomalies_list(ctx: click.Context, status: Any, severity: str | None, limit:
     """Episodes, newest first."""
     from scops_tui.core import review
 
-    episodes = review.list_episodes(writer_for(ctx), status, severity, limit)
+    episodes = review.list_episodes(reader_for(ctx), status, severity, limit)
     if as_json:
         click.echo(json.dumps([episode.as_json() for episode in episodes]))
         return
@@ -501,7 +518,7 @@ def _review_command(name: str, help_text: str) -> None:
     def action(ctx: click.Context, episode_id: int, note: str | None) -> None:
         from scops_tui.core import review, store
 
-        conn = writer_for(ctx)
+        conn = writer_for(ctx, create=False)
         who = store.operator_username()
         if name == "ack":
             episode = review.acknowledge(conn, episode_id, who, note)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
@@ -148,21 +149,29 @@ class BackupReport:
 def backup_database(source: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000) -> BackupReport:
     """Copy `source` to `target` with SQLite's online backup (recording goes on), then verify the copy.
 
-    The copy is written beside `target` and renamed into place only once verified, so a failed backup
-    never leaves a half-written file under the target's name.
+    The copy is written to a private (0600) temporary file beside `target` and renamed into place only
+    once verified, so a failed backup never leaves a half-written file under the target's name; a failed
+    or killed backup's temporary files are removed (by this run, or by the next backup to the same folder).
     """
-    if target.exists() and not force:
-        raise DatabaseError(f"{target} already exists (use --force to replace it)")
-    if target.resolve() == source.resolve():
-        raise DatabaseError("the backup target is the database itself")
-    temporary = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    if store.inspect_file(source) is store.FileState.MISSING:
+        raise DatabaseError(f"no database at {source} (create one with `scops-tui db init`)")
+    if os.path.lexists(target):
+        if not force:
+            raise DatabaseError(f"{target} already exists (use --force to replace it)")
+        if target.is_symlink() or not target.is_file():
+            raise DatabaseError(f"{target} is not a regular file; a backup replaces only a regular file")
+        if target.resolve() == source.resolve():
+            raise DatabaseError("the backup target is the database itself")
     reader = store.open_reader(source, busy_timeout_ms=busy_timeout_ms)
+    temporary: Path | None = None
     try:
         with store.sqlite_errors(target):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary.unlink(missing_ok=True)
+            store.make_private_dirs(target.parent)
+            remove_stale_partials(target)
+            temporary = _new_partial(target)
             copy = sqlite3.connect(temporary, isolation_level=None)
             try:
+                copy.execute("PRAGMA synchronous = FULL")
                 # Counting and copying inside one read transaction sees one snapshot: the counts must match.
                 reader.execute("BEGIN")
                 expected = store.table_counts(reader)
@@ -177,18 +186,77 @@ def backup_database(source: Path, target: Path, *, force: bool = False, busy_tim
                     raise DatabaseError(f"backup {target} failed verification: counts {actual} != {expected}")
             finally:
                 copy.close()
-            _fsync(temporary)
+            # The copy's last commit was synced by SQLite (synchronous FULL); the rename is synced with its folder.
             temporary.replace(target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+            temporary = None
+            _fsync_directory(target.parent)
     finally:
+        if temporary is not None:
+            _remove_partial(temporary)
         reader.close()
-    return BackupReport(source=source, target=target, tables=expected, size_bytes=target.stat().st_size)
+    return BackupReport(source=source, target=target, tables=expected, size_bytes=store.file_size(target))
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+_PARTIAL_MARK = ".partial-"
+
+
+def _new_partial(target: Path) -> Path:
+    """A new, empty, private (0600) file beside `target` with an unpredictable name that carries this PID."""
+    for _ in range(100):
+        candidate = target.with_name(f".{target.name}{_PARTIAL_MARK}{os.getpid()}-{secrets.token_hex(8)}")
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        os.fchmod(fd, 0o600)
+        os.close(fd)
+        return candidate
+    raise DatabaseError(f"cannot make a temporary file beside {target}")
+
+
+def _remove_partial(partial: Path) -> None:
+    """Remove a temporary backup file and the rollback journal SQLite may have left beside it."""
+    for path in (partial, Path(f"{partial}-journal")):
+        path.unlink(missing_ok=True)
+
+
+def remove_stale_partials(target: Path) -> list[Path]:
+    """Remove the temporary files of earlier backups to `target` whose process is gone; return them.
+
+    A backup killed mid-copy cannot clean up after itself; its files carry its PID, so the next backup
+    to the same place removes them once that process no longer exists. No connection is ever open on
+    these files, so removing them is safe.
+    """
+    removed: list[Path] = []
+    prefix = f".{target.name}{_PARTIAL_MARK}"
+    try:
+        candidates = list(target.parent.iterdir())
+    except FileNotFoundError:
+        return removed
+    for path in candidates:
+        if not path.name.startswith(prefix):
+            continue
+        pid_text = path.name[len(prefix) :].split("-", 1)[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename inside `directory` durable (the folder is not a database file)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
@@ -207,7 +275,7 @@ class RestoreReport:
 
 def verify_backup(backup: Path, *, busy_timeout_ms: int = 5000) -> tuple[CheckReport, dict[str, int], int | None]:
     """Check that `backup` is an intact scops-tui database; return its check report, counts and newest row."""
-    if not backup.exists():
+    if store.inspect_file(backup) is store.FileState.MISSING:
         raise DatabaseError(f"no backup at {backup}")
     conn = store.open_reader(backup, busy_timeout_ms=busy_timeout_ms)
     try:
@@ -232,7 +300,7 @@ def restore_database(backup: Path, target: Path, *, force: bool = False, busy_ti
         raise DatabaseError("the backup is the database itself")
     if RecorderLock(target).held_by_other():
         raise DatabaseError(f"a recorder is writing to {target}; stop it before restoring")
-    if target.exists() and target.stat().st_size > 0:
+    if store.inspect_file(target) is store.FileState.SQLITE:
         current = store.open_reader(target, busy_timeout_ms=busy_timeout_ms)
         try:
             with store.sqlite_errors(target):

@@ -188,6 +188,9 @@ class Recorder:
 
     def run(self, stop: threading.Event, duration: float | None = None) -> RecorderStats:
         """Record until `stop` is set or `duration` seconds have passed; flush the buffer, then return."""
+        # A path that can never be a database (a FIFO, a device, a foreign file) is refused before the
+        # lock file is made beside it, so a refused run leaves nothing behind.
+        store.inspect_file(self.db_path)
         lock = RecorderLock(self.db_path)
         lock.acquire()
         try:

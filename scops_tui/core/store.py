@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import getpass
 import os
 import socket
 import sqlite3
+import stat
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -116,16 +118,16 @@ def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False, 
     """Open `path` with foreign keys on and a busy timeout; WAL mode for writers (unless `wal` is False).
 
     The connection is in autocommit mode: callers open transactions explicitly (see `transaction`).
+    A writer creating a new file creates it (and any missing folders) private to the user: mode 0600, 0700.
     """
     with sqlite_errors(path):
         if readonly:
-            if not path.exists():
+            if inspect_file(path) is FileState.MISSING:
                 raise DatabaseError(f"no database at {path} (create one with `scops-tui db init`)")
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-            )
+            conn = _read_only_connection(path)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if inspect_file(path) is FileState.MISSING:
+                create_private_file(path)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -138,6 +140,112 @@ def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False, 
             conn.close()
             raise
     return conn
+
+
+def _read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that can never write to `path` (SQLite's read-only URI mode)."""
+    return sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
+
+
+class FileState(enum.Enum):
+    """What lies at a database path, as far as can be told without opening it outside SQLite."""
+
+    MISSING = "missing"
+    EMPTY = "empty"
+    """A regular file of 0 bytes (SQLite would make it a new database on the first write)."""
+    SQLITE = "sqlite"
+
+
+def inspect_file(path: Path) -> FileState:
+    """Say what is at `path`, refusing anything that is not a regular SQLite file, without changing it.
+
+    Only `stat` and SQLite itself look at the file: opening and closing it with anything else would drop
+    every POSIX lock this process holds on it, and another process would then delete the WAL under a live
+    connection (SQLite's "How To Corrupt An SQLite Database File", section 2.2). A FIFO, a device, a
+    socket or a directory is refused before anything opens it (opening a FIFO would block forever).
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if _parent_is_not_a_directory(path):
+            raise DatabaseError(f"cannot use {path} as a database: {path.parent} is not a directory") from None
+        return FileState.MISSING
+    except NotADirectoryError:
+        raise DatabaseError(f"cannot use {path} as a database: a folder on its path is a file") from None
+    except OSError as exc:
+        raise DatabaseError(f"cannot read database {path}: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise DatabaseError(f"{path} is a directory, not a database file")
+    if not stat.S_ISREG(info.st_mode):
+        raise DatabaseError(f"{path} is a {_file_kind(info.st_mode)}, not a database file (give a regular file)")
+    if info.st_size == 0:
+        return FileState.EMPTY
+    if not os.access(path, os.R_OK):
+        raise DatabaseError(f"cannot read database {path}: permission denied")
+    try:
+        probe = _read_only_connection(path)
+    except sqlite3.Error as exc:
+        raise explain_sqlite_error(exc, path) from exc
+    try:
+        probe.execute("PRAGMA busy_timeout = 5000")
+        probe.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc).lower():
+            raise DatabaseError(f"{path} is not an SQLite database") from exc
+        raise explain_sqlite_error(exc, path) from exc
+    finally:
+        probe.close()
+    return FileState.SQLITE
+
+
+def _parent_is_not_a_directory(path: Path) -> bool:
+    for parent in path.parents:
+        with contextlib.suppress(OSError):
+            return not stat.S_ISDIR(os.stat(parent).st_mode)
+    return False
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create `directory` and any missing parents with mode 0700 (existing folders are left as they are)."""
+    missing = []
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+            os.chmod(folder, 0o700)
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 whatever the umask, never following a symlink; exists already: no-op.
+
+    Used only for a file that does not exist yet, so no SQLite connection of this process can hold it.
+    """
+    make_private_dirs(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def use_wal(conn: sqlite3.Connection) -> None:
@@ -180,11 +288,11 @@ def open_database(
     Refuses a file that is not a scops-tui database, one from a newer schema, and (unless `create`)
     a missing one; a refused file is left exactly as it was.
     """
-    if not create and not path.exists():
+    state = inspect_file(path)
+    if not create and state is FileState.MISSING:
         raise DatabaseError(f"no database at {path} (create one with `scops-tui db init`)")
-    if path.exists() and path.is_dir():
-        raise DatabaseError(f"{path} is a directory, not a database file")
-    _refuse_non_sqlite(path)
+    if not create and state is FileState.EMPTY:
+        raise DatabaseError(f"{path} is an empty file, not a scops-tui database (create one with `scops-tui db init`)")
     # WAL is switched on only after the checks: a refused file must stay byte for byte as it was.
     conn = connect(path, busy_timeout_ms=busy_timeout_ms, wal=False)
     try:
@@ -212,8 +320,12 @@ def open_database(
 
 
 def open_reader(path: Path, *, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
-    """Open an existing scops-tui database read-only; refuses a missing, foreign or too-new file."""
-    _refuse_non_sqlite(path)
+    """Open an existing scops-tui database read-only; refuses a missing, empty, foreign or too-new file.
+
+    Nothing is created or changed: a missing path stays missing, an empty file stays empty.
+    """
+    if inspect_file(path) is FileState.EMPTY:
+        raise DatabaseError(f"{path} is an empty file, not a scops-tui database (create one with `scops-tui db init`)")
     conn = connect(path, busy_timeout_ms=busy_timeout_ms, readonly=True)
     try:
         with sqlite_errors(path):
@@ -229,21 +341,6 @@ def open_reader(path: Path, *, busy_timeout_ms: int = 5000) -> sqlite3.Connectio
         conn.close()
         raise
     return conn
-
-
-def _refuse_non_sqlite(path: Path) -> None:
-    """Refuse a non-empty file that does not start with SQLite's header, before SQLite touches it."""
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(16)
-    except FileNotFoundError:
-        return
-    except IsADirectoryError as exc:
-        raise DatabaseError(f"{path} is a directory, not a database file") from exc
-    except OSError as exc:
-        raise DatabaseError(f"cannot read database {path}: {exc.strerror}") from exc
-    if header and header != b"SQLite format 3\x00":
-        raise DatabaseError(f"{path} is not an SQLite database")
 
 
 def ensure_seed_rows(conn: sqlite3.Connection) -> bytes:
