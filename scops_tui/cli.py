@@ -161,6 +161,7 @@ def record(
         flush_interval=settings.flush_interval,
         busy_timeout_ms=settings.busy_timeout_ms,
         on_error=lambda message: click.echo(f"scops-tui: warning: {message} (will retry)", err=True),
+        on_warning=lambda message: click.echo(f"scops-tui: warning: {message}", err=True),
         on_start=announce,
         detection=DetectionSettings() if detect else None,
         retention_days=settings.retention_days,
@@ -351,9 +352,8 @@ def detect(csv_file: Path, out: Path | None) -> None:
     Rows must be in time order; rows sharing a timestamp are kept and scored in file order.
     No database is needed.
     """
-    import io
-
     from scops_tui.core.detector import score_series
+    from scops_tui.core.output_file import open_output
     from scops_tui.core.series_csv import read_series, write_scores
 
     series = read_series(csv_file)
@@ -361,15 +361,8 @@ def detect(csv_file: Path, out: Path | None) -> None:
     if out is None:
         write_scores(series, scores, sys.stdout)
         return
-    buffer = io.StringIO()
-    write_scores(series, scores, buffer)
-    temporary = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
-        temporary.write_text(buffer.getvalue(), encoding="utf-8")
-        temporary.replace(out)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise ScopsError(f"{out}: cannot write: {exc.strerror}") from exc
+    with open_output(out) as handle:
+        write_scores(series, scores, handle)
     click.echo(f"scored {len(scores):,} rows of {csv_file} into {out}", err=True)
 
 

@@ -16,7 +16,6 @@ flat and the rate is set by SQLite, not by per-value Python work. In every forma
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sqlite3
 import uuid
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from scops_tui.core.errors import ScopsError
+from scops_tui.core.output_file import OutputFileError, open_output
 from scops_tui.core.series_csv import parse_timestamp_ms
 from scops_tui.core.store import METRIC_SCALES, TABLES
 from scops_tui.core.timestamps import now_ms
@@ -300,24 +300,13 @@ def count_rows(conn: sqlite3.Connection, request: ExportRequest) -> int:
 
 @contextlib.contextmanager
 def write_atomically(path: Path) -> Iterator[TextIO]:
-    """A text file that appears at `path` only when the block ends without error (temp file, then rename)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise ExportError(f"{path}: the directory {directory} does not exist")
-    temporary = directory / f".{path.name}.partial-{os.getpid()}"
+    """A text file that appears complete at `path` only when the block ends without error.
+
+    See `output_file.open_output`: an unpredictable temporary file (mode 0600) renamed over a new or
+    plain target; an existing FIFO, device or symbolic link (``/dev/stdout``) is written through instead.
+    """
     try:
-        handle = open(temporary, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with handle:
+        with open_output(path) as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    except OutputFileError as exc:
+        raise ExportError(str(exc)) from None

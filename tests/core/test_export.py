@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
+import stat
 import uuid
 from pathlib import Path
 
@@ -203,3 +205,22 @@ def test_atomic_file_appears_only_when_complete(tmp_path: Path) -> None:
     assert target.read_text() == "new\n"
     with pytest.raises(ExportError, match="does not exist"), export.write_atomically(tmp_path / "no" / "x.csv"):
         pass
+
+
+def test_the_temporary_file_is_unpredictable_private_and_removed_on_failure(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "exports"
+    tmp_path.mkdir()
+    target = tmp_path / "out.csv"
+    previous = os.umask(0)
+    try:
+        with pytest.raises(RuntimeError), export.write_atomically(target) as handle:
+            handle.write("partial")
+            during = [(p.name, stat.S_IMODE(p.lstat().st_mode), p.is_symlink()) for p in tmp_path.iterdir()]
+            raise RuntimeError("interrupted")
+    finally:
+        os.umask(previous)
+    assert len(during) == 1
+    name, mode, is_link = during[0]
+    assert name.startswith(".out.csv.") and name.endswith(".partial") and name != f".out.csv.partial-{os.getpid()}"
+    assert mode == 0o600 and not is_link
+    assert list(tmp_path.iterdir()) == []
