@@ -59,11 +59,12 @@ def latest_version(dialect: str = "sqlite") -> int:
 
 def current_version(conn: sqlite3.Connection) -> int:
     """The schema version recorded in the database: 0 for an empty file."""
-    has_table = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    # One statement, one snapshot: another connection may commit the first migration between two reads.
+    has_table, other = conn.execute(
+        "SELECT coalesce(sum(type = 'table' AND name = 'schema_migrations'), 0), "
+        "coalesce(sum(name NOT LIKE 'sqlite_%'), 0) FROM sqlite_master"
     ).fetchone()
     if not has_table:
-        other = conn.execute("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0]
         if other:
             raise DatabaseError("the file is an SQLite database but not a scops-tui one (no schema_migrations table)")
         return 0
@@ -89,6 +90,11 @@ def apply_migrations(conn: sqlite3.Connection, target: int | None = None) -> lis
     for migration in migrations[version:goal]:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another connection (another thread or process opening the same new file) may have applied
+            # this step since the version was read: read it again under the write lock.
+            if current_version(conn) >= migration.version:
+                conn.execute("COMMIT")
+                continue
             conn.execute(VERSIONS_TABLE)
             for statement in _statements(migration.sql):
                 conn.execute(statement)

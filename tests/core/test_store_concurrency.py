@@ -93,3 +93,24 @@ def test_cli_commands_beside_a_writer_with_reader_threads_never_delete_the_wal(d
     check = sqlite3.connect(db_path)
     assert check.execute("SELECT count(*) FROM metrics").fetchone()[0] == written
     check.close()
+
+
+def test_connections_opening_a_new_database_at_once_migrate_it_once(db_path: Path) -> None:
+    # The app's recorder and its readers (or two commands) may open a file that does not exist yet together.
+    barrier = threading.Barrier(4)
+    failures: list[str] = []
+
+    def open_it() -> None:
+        barrier.wait()
+        try:
+            store.open_database(db_path).close()
+        except Exception as exc:
+            failures.append(str(exc))
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert maintenance.check_database(db_path).ok
