@@ -34,6 +34,9 @@ PRUNE_EVERY = 3600.0
 ROLLUP_EVERY = 60.0
 """Seconds between folding new samples into the per-minute rollup."""
 
+LOCK_ATTEMPTS = 10
+"""Tries, 50 ms apart, to take the recorder lock before saying another recorder holds it."""
+
 MAX_BUFFERED_SAMPLES = 100_000
 """Samples kept in memory while the database cannot be written; the oldest go first past this."""
 
@@ -83,9 +86,16 @@ class RecorderLock:
         """Take the lock or raise DatabaseError naming the process that holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = self._open()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        # `held_by_other` in another process (db status, the app's status line) holds a shared lock for a
+        # moment: a few short retries tell that apart from a recorder that holds the lock for good.
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt + 1 < LOCK_ATTEMPTS:
+                    time.sleep(0.05)
+        else:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
             raise DatabaseError(f"another recorder (pid {holder}) is already recording into {self.db_path}") from None

@@ -265,3 +265,20 @@ def test_rows_another_writer_stored_at_the_samples_times_move_them_to_the_next_f
     assert stamps[2:] == [wall_ms[0], wall_ms[1] + 1, wall_ms[2] + 1, *wall_ms[3:]]
     assert recorder.stats.restamped == 2
     assert any("next free millisecond" in warning for warning in warnings)
+
+
+def test_a_status_check_at_the_moment_a_recorder_starts_does_not_refuse_it(tmp_path: Path) -> None:
+    import fcntl
+
+    db = tmp_path / "scops.db"
+    lock = RecorderLock(db)
+    lock.path.write_text("")
+    # What `held_by_other` in another process does for a moment: a shared lock on the lock file.
+    checker = os.open(lock.path, os.O_RDONLY)
+    fcntl.flock(checker, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    threading.Timer(0.1, os.close, args=(checker,)).start()
+    lock.acquire()
+    try:
+        assert lock.path.read_text() == str(os.getpid())
+    finally:
+        lock.release()
