@@ -113,3 +113,49 @@ def test_plain_scops_tui_opens_the_app_and_records_until_q(
         [str(INSTALLED), "--db", str(db), "db", "check"], capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stderr
+
+
+def test_commands_in_another_terminal_beside_the_recording_app_corrupt_nothing(
+    tmp_path: Path, tmux: Callable[..., str], scops_home: Path
+) -> None:
+    # Issue 9's reproduction: the app open (recording), `anomalies list` and friends run from another terminal.
+    db = tmp_path / "shared.db"
+    status_file = tmp_path / "exit-status"
+    command = (
+        f"env -u COLUMNS -u LINES SCOPS_HOME={shlex.quote(str(scops_home))} SCOPS_FLUSH_INTERVAL=0 "
+        f"SCOPS_INTERVAL=1 {shlex.quote(str(INSTALLED))} --db {shlex.quote(str(db))}; "
+        f"echo $? > {shlex.quote(str(status_file))}"
+    )
+    tmux("new-session", "-d", "-s", "rec", "-x", "120", "-y", "40", command)
+
+    def rows() -> int:
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("SELECT count(*) FROM metrics").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+        finally:
+            conn.close()
+
+    poll(lambda: "Dashboard" in tmux("capture-pane", "-p", "-t", "rec"), "the dashboard")
+    poll(lambda: db.exists() and rows() >= 1, "the first sample")
+    vanished = []
+    seen = 0
+    for command_line in (["anomalies", "list"], ["db", "status"], ["export", "metrics", "--format", "jsonl"]) * 4:
+        result = subprocess.run(
+            [str(INSTALLED), "--db", str(db), *command_line], capture_output=True, text=True, check=False, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        vanished += [suffix for suffix in ("-wal", "-shm") if not Path(f"{db}{suffix}").exists()]
+        seen = max(seen, rows())
+    screen = tmux("capture-pane", "-p", "-t", "rec")
+    assert "disk I/O error" not in screen and "malformed" not in screen, screen
+    tmux("send-keys", "-t", "rec", "q")
+    poll(lambda: status_file.exists() and status_file.read_text().strip() != "", "the app to exit")
+    assert status_file.read_text().strip() == "0"
+    assert vanished == []
+    check = subprocess.run(
+        [str(INSTALLED), "--db", str(db), "db", "check"], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stderr
+    assert rows() >= seen > 0
