@@ -37,8 +37,8 @@ def _file_size(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def _import_database(ctx: click.Context) -> Iterator[sqlite3.Connection]:
-    """The database an import writes into, opened for writing.
+def _import_database(ctx: click.Context, source_file: Path) -> Iterator[sqlite3.Connection]:
+    """The database an import of `source_file` writes into, opened for writing.
 
     An existing database is opened as usual; a failed import rolls its one transaction back. A database
     that does not exist yet is built in a private folder beside its path and linked into place only when
@@ -48,6 +48,7 @@ def _import_database(ctx: click.Context) -> Iterator[sqlite3.Connection]:
 
     settings = settings_for(ctx)
     target = settings.db
+    store.refuse_database_files(source_file, target, "file to import")
     if os.path.lexists(target):
         yield writer_for(ctx)
         return
@@ -156,7 +157,7 @@ def import_metrics_command(
     length = _file_size(file) if guessed == "csv" else 0
     settings = settings_for(ctx)
     with (
-        _import_database(ctx) as conn,
+        _import_database(ctx, file) as conn,
         store.sqlite_errors(settings.db),
         _progress(f"importing {file.name}", length) as progress,
     ):
@@ -188,7 +189,7 @@ def import_model_command(ctx: click.Context, file: Path, timezone: str, name: st
 
     zone = importer.resolve_timezone(timezone)
     importer.check_option("--name", name)
-    with _import_database(ctx) as conn, store.sqlite_errors(settings_for(ctx).db):
+    with _import_database(ctx, file) as conn, store.sqlite_errors(settings_for(ctx).db):
         created_by = store.user_id(conn, store.SYSTEM_USERNAME)
         report = importer.import_models(conn, file, created_by=created_by, timezone=zone, name=name)
     click.echo(report.summary())
@@ -203,7 +204,7 @@ def import_api_keys_command(ctx: click.Context, file: Path, timezone: str) -> No
     from scops_tui.core import importer, store
 
     zone = importer.resolve_timezone(timezone)
-    with _import_database(ctx) as conn, store.sqlite_errors(settings_for(ctx).db):
+    with _import_database(ctx, file) as conn, store.sqlite_errors(settings_for(ctx).db):
         created_by = store.user_id(conn, store.SYSTEM_USERNAME)
         report = importer.import_api_keys(conn, file, created_by=created_by, timezone=zone)
     click.echo(report.summary())
@@ -240,6 +241,8 @@ def export_command(
         columns=None if columns is None else tuple(name.strip() for name in columns.split(",") if name.strip()),
     )
     settings = settings_for(ctx)
+    if out is not None:
+        store.refuse_database_files(out, settings.db, "export's output")
     conn = store.open_reader(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
     ctx.call_on_close(conn.close)
     if out is None:

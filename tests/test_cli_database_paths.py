@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -153,4 +154,36 @@ def test_db_init_makes_an_empty_file_a_database(tmp_path: Path) -> None:
     db.touch()
     result = run(db, "db", "init")
     assert result.returncode == 0, result.stderr
+    assert run(db, "db", "check").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["import", "metrics", "{file}", "--format", "csv"],
+        ["import", "model", "{file}"],
+        ["import", "api-keys", "{file}"],
+        ["export", "metrics", "--out", "{file}"],
+    ],
+    ids=" ".join,
+)
+@pytest.mark.parametrize("suffix", ["", "-wal"])
+@pytest.mark.parametrize("via_link", [False, True], ids=["its-name", "another-name"])
+def test_the_database_or_its_wal_is_never_an_input_or_output_file(
+    tmp_path: Path, command: list[str], suffix: str, via_link: bool
+) -> None:
+    db = tmp_path / "scops.db"
+    assert run(db, "db", "init").returncode == 0
+    conn = sqlite3.connect(db)  # keeps the WAL in place while the command runs
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TEMP TABLE t (x)")
+    conn.execute("UPDATE users SET updated_at = updated_at")
+    link = tmp_path / "same-file"
+    os.link(f"{db}{suffix}", link)  # another name for the same file is caught too
+    before = list(conn.iterdump())  # through SQLite: never open() a file this process holds a connection to
+    args = [part.replace("{file}", str(link) if via_link else f"{db}{suffix}") for part in command]
+    result = run(db, *args)
+    assert_one_error_line(result, "it cannot be the")
+    assert list(conn.iterdump()) == before
+    conn.close()
     assert run(db, "db", "check").returncode == 0

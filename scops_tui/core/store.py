@@ -219,6 +219,28 @@ def _file_kind(mode: int) -> str:
     return "special file"
 
 
+DATABASE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+"""Suffixes of the files SQLite keeps for a database: the file itself, its WAL, shared memory and journal."""
+
+
+def refuse_database_files(path: Path, db_path: Path, role: str) -> None:
+    """Refuse `path` (an input or output file of a command) when it is `db_path` or one of its companions.
+
+    Reading or replacing them outside SQLite would break the database's locks or its contents; compared
+    by device and inode, so another name for the same file is caught too.
+    """
+    try:
+        given = os.stat(path)
+    except OSError:
+        return
+    for suffix in DATABASE_COMPANIONS:
+        with contextlib.suppress(OSError):
+            known = os.stat(f"{db_path}{suffix}")
+            if (known.st_dev, known.st_ino) == (given.st_dev, given.st_ino):
+                what = "the database" if not suffix else f"the database's {suffix[1:]} file"
+                raise DatabaseError(f"{path} is {what} ({db_path}); it cannot be the {role}")
+
+
 def make_private_dirs(directory: Path) -> None:
     """Create `directory` and any missing parents with mode 0700 (existing folders are left as they are)."""
     missing = []
