@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import tomllib
@@ -55,13 +56,38 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
     )
 
 
-def _positive_float(minimum: float) -> Callable[[Any], float]:
+MAX_INTERVAL_SECONDS = 86_400.0
+"""Longest `interval` and `flush_interval`: one day."""
+MAX_BUSY_TIMEOUT_MS = 86_400_000
+"""Longest `busy_timeout_ms`: one day (SQLite keeps it in a 32-bit int)."""
+MAX_DAYS = 36_500.0
+"""Longest `retention_days` (and `db prune --older-than`): 100 years, so every cut-off is a real date."""
+MAX_SOURCE_CHARS = 100
+"""Longest source name, as the schema stores it."""
+
+
+def _show(value: Any) -> str:
+    """A short printable form of a raw setting value (lone surrogates escaped, at most 60 characters)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"a {len(str(abs(value)))}-digit number"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bounded_float(minimum: float, maximum: float, *, above: bool = False) -> Callable[[Any], float]:
+    """A converter to a finite float in [minimum, maximum] (or (minimum, maximum] when `above`)."""
+    low = "above" if above else "at least"
+
     def convert(value: Any) -> float:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ValueError("expected a number")
-        number = float(value)
-        if not number >= minimum or number == float("inf"):
-            raise ValueError(f"must be a finite number >= {minimum:g}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        too_low = number <= minimum if above else number < minimum
+        if not math.isfinite(number) or too_low or number > maximum:
+            raise ValueError(f"must be a finite number {low} {minimum:g} and at most {maximum:g}")
         return number
 
     return convert
@@ -70,24 +96,49 @@ def _positive_float(minimum: float) -> Callable[[Any], float]:
 def _optional_days(value: Any) -> float | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):
         return None
-    return _positive_float(0.001)(value)
+    return _bounded_float(0.001, MAX_DAYS)(value)
 
 
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("expected a whole number")
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError("expected a whole number")
-    number = int(value)
-    if number < 0:
-        raise ValueError("must be >= 0")
-    return number
+def _bounded_int(minimum: int, maximum: int) -> Callable[[Any], int]:
+    """A converter to a whole number in [minimum, maximum]."""
+
+    def convert(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError("expected a whole number")
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError("expected a whole number")
+        if isinstance(value, str):
+            text = value.strip()
+            if not text.lstrip("+-").isdigit() or not text.isascii():
+                raise ValueError("expected a whole number")
+            if len(text) > 30:
+                raise ValueError(f"must be a whole number from {minimum} to {maximum}")
+            value = text
+        number = int(value)
+        if not minimum <= number <= maximum:
+            raise ValueError(f"must be a whole number from {minimum} to {maximum}")
+        return number
+
+    return convert
 
 
-def _source_name(value: Any) -> str:
-    text = str(value).strip()
-    if not 1 <= len(text) <= 100:
-        raise ValueError("must be 1 to 100 characters")
+def check_text(value: str) -> str:
+    """`value` if it is valid Unicode text; ValueError when it holds a lone surrogate (such as a non-UTF-8
+    byte of a command-line argument), which SQLite, files and terminals cannot take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"holds {value[exc.start]!r} at character {exc.start + 1}, which is not valid Unicode text"
+        ) from None
+    return value
+
+
+def source_name(value: Any) -> str:
+    """A source name: 1 to 100 characters of valid Unicode text, surrounding spaces removed."""
+    text = check_text(str(value)).strip()
+    if not 1 <= len(text) <= MAX_SOURCE_CHARS:
+        raise ValueError(f"must be 1 to {MAX_SOURCE_CHARS} characters")
     return text
 
 
@@ -95,6 +146,10 @@ def _path(value: Any) -> Path:
     text = str(value).strip()
     if not text:
         raise ValueError("must not be empty")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        raise ValueError("is not a file name this system can use (it holds a lone surrogate)") from None
     return Path(text).expanduser()
 
 
@@ -122,10 +177,10 @@ class Settings:
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "db": _path,
-    "source": _source_name,
-    "interval": _positive_float(1.0),
-    "flush_interval": _positive_float(0.0),
-    "busy_timeout_ms": _positive_int,
+    "source": source_name,
+    "interval": _bounded_float(1.0, MAX_INTERVAL_SECONDS),
+    "flush_interval": _bounded_float(0.0, MAX_INTERVAL_SECONDS),
+    "busy_timeout_ms": _bounded_int(0, MAX_BUSY_TIMEOUT_MS),
     "retention_days": _optional_days,
     "pg_url": secret_url,
 }
@@ -196,9 +251,9 @@ def load_settings(
         for name, raw in layer.items():
             try:
                 values[name] = _CONVERTERS[name](raw)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 label = f"SCOPS_{name.upper()}" if origin == "environment" else name
-                raise ConfigError(f"{origin}: {label} = {raw!r}: {exc}") from exc
+                raise ConfigError(f"{origin}: {label} = {_show(raw)}: {exc}") from exc
             origins[name] = origin
     return Settings(**values, origins=origins)
 

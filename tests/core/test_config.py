@@ -67,3 +67,82 @@ def test_config_command_lists_paths_and_sources(scops_home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert str(scops_home / "scops.db") in result.output
     assert "interval" in result.output and "environment" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("retention_days = 2e11\n", "retention_days = 200000000000.0: must be a finite number at least 0.001"),
+        ("retention_days = 36501\n", "at most 36500"),
+        ("interval = 1e300\n", "interval = 1e+300: must be a finite number at least 1 and at most 86400"),
+        ("flush_interval = 86401\n", "flush_interval"),
+        ("busy_timeout_ms = 100000000000000000000\n", "busy_timeout_ms = 100000000000000000000: must be a whole"),
+        ("busy_timeout_ms = -1\n", "from 0 to 86400000"),
+        (f"busy_timeout_ms = {'9' * 400}\n", "busy_timeout_ms = a 400-digit number"),
+        (f"interval = {'9' * 400}\n", "interval = a 400-digit number: must be a finite number"),
+        ("interval = [1]\n", "interval = [1]: expected a number"),
+    ],
+    ids=lambda value: value.strip()[:40],
+)
+def test_every_numeric_setting_is_bounded_in_the_config_file(scops_home: Path, content: str, fragment: str) -> None:
+    """Each out-of-range value is one ConfigError naming the file, the setting and the bound."""
+    (scops_home / "config.toml").write_text(content)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(f"config file {scops_home / 'config.toml'}: ")
+    assert fragment in message
+    assert "\n" not in message and len(message) < 300
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("SCOPS_RETENTION_DAYS", "2e11", "SCOPS_RETENTION_DAYS = '2e11': must be a finite number"),
+        ("SCOPS_INTERVAL", "1e300", "SCOPS_INTERVAL = '1e300'"),
+        ("SCOPS_BUSY_TIMEOUT_MS", "1" + "0" * 30, "SCOPS_BUSY_TIMEOUT_MS"),
+        ("SCOPS_BUSY_TIMEOUT_MS", "9" * 5000, "SCOPS_BUSY_TIMEOUT_MS = '99999"),
+        ("SCOPS_BUSY_TIMEOUT_MS", "", "SCOPS_BUSY_TIMEOUT_MS = '': expected a whole number"),
+        ("SCOPS_SOURCE", "web\udcff", "SCOPS_SOURCE = 'web\\udcff': holds '\\udcff' at character 4"),
+    ],
+    ids=lambda value: ascii(value)[:40],
+)
+def test_every_numeric_setting_is_bounded_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, fragment: str
+) -> None:
+    """An environment value out of range is one ConfigError naming the variable."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("environment: ")
+    assert fragment in message
+    assert "\n" not in message and len(message) < 300
+
+
+def test_settings_are_accepted_up_to_their_bounds_and_refused_beyond(scops_home: Path) -> None:
+    config = scops_home / "config.toml"
+    config.write_text("interval = 86400\nflush_interval = 0\nbusy_timeout_ms = 86400000\nretention_days = 36500\n")
+    settings = load_settings()
+    assert (settings.interval, settings.flush_interval) == (86_400.0, 0.0)
+    assert (settings.busy_timeout_ms, settings.retention_days) == (86_400_000, 36_500.0)
+    for beyond in ("interval = 86400.5", "busy_timeout_ms = 86400001", "retention_days = 36500.01"):
+        config.write_text(beyond + "\n")
+        with pytest.raises(ConfigError, match=beyond.split()[0]):
+            load_settings()
+
+
+def test_recorder_refuses_a_huge_retention_setting_before_touching_the_database(scops_home: Path) -> None:
+    """`retention_days = 2e11` used to crash the recorder at its first prune; now one line, exit 2, no file."""
+    from click.testing import CliRunner
+
+    from scops_tui.cli import main
+
+    (scops_home / "config.toml").write_text("retention_days = 2e11\n")
+    result = CliRunner().invoke(main, ["record", "--duration", "0.01", "--quiet", "--no-detect"])
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scops-tui: error: config file ")
+    assert "retention_days" in lines[0]
+    assert not (scops_home / "scops.db").exists()
