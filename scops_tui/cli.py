@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from scops_tui import __version__
+from scops_tui.cli_params import COUNT, DAYS, DURATION, INTERVAL, SOURCE, SQLITE_ID, TEXT
 from scops_tui.core.config import Settings, load_settings, resolve_paths, setting_names
 from scops_tui.core.errors import ScopsError
 from scops_tui.core.timestamps import iso
@@ -66,7 +67,7 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
 
 @main.command()
 @click.option("--no-record", is_flag=True, help="Only read; do not record this host while the app is open.")
-@click.option("--source", help="Name to record this host under (default: the host name).")
+@click.option("--source", type=SOURCE, help="Name to record this host under (default: the host name).")
 @click.pass_context
 def tui(ctx: click.Context, no_record: bool = False, source: str | None = None) -> None:
     """Open the terminal app (also what plain `scops-tui` does): dashboard, history, review queue, models, sync."""
@@ -121,11 +122,9 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--interval", type=click.FloatRange(min=1.0), help="Seconds between persisted samples (default 5, min 1)."
-)
-@click.option("--duration", type=click.FloatRange(min=0.0, min_open=True), help="Stop after this many seconds.")
-@click.option("--source", help="Name to record this host under (default: the host name).")
+@click.option("--interval", type=INTERVAL, help="Seconds between persisted samples (default 5, min 1, max 86400).")
+@click.option("--duration", type=DURATION, help="Stop after this many seconds.")
+@click.option("--source", type=SOURCE, help="Name to record this host under (default: the host name).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.option("--detect/--no-detect", default=True, show_default=True, help="Score samples and open episodes.")
 @click.pass_context
@@ -299,7 +298,7 @@ def db_restore(ctx: click.Context, backup: Path, force: bool) -> None:
 
 @db.command("prune")
 @click.option(
-    "--older-than", "older_than", type=float, metavar="DAYS", help="Age in days (default: the retention_days setting)."
+    "--older-than", "older_than", type=DAYS, metavar="DAYS", help="Age in days (default: the retention_days setting)."
 )
 @click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
 @click.pass_context
@@ -376,7 +375,7 @@ def _figure(value: float | None) -> str:
 
 
 @model.command("list")
-@click.option("--source", help="Only this source's model.")
+@click.option("--source", type=SOURCE, help="Only this source's model.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
 def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
@@ -404,7 +403,7 @@ def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
 
 
 @model.command("train")
-@click.option("--source", help="Whose history to train on (default: this host's source).")
+@click.option("--source", type=SOURCE, help="Whose history to train on (default: this host's source).")
 @click.option("--deploy", is_flag=True, help="Deploy the new version at once.")
 @click.pass_context
 def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
@@ -426,7 +425,7 @@ def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
 
 
 @model.command("deploy")
-@click.argument("version_id", type=int)
+@click.argument("version_id", type=SQLITE_ID)
 @click.pass_context
 def model_deploy(ctx: click.Context, version_id: int) -> None:
     """Make VERSION_ID the version that scores its source; the previous one is deprecated."""
@@ -437,8 +436,8 @@ def model_deploy(ctx: click.Context, version_id: int) -> None:
 
 
 @model.command("evaluate")
-@click.argument("version_id", type=int, required=False)
-@click.option("--source", help="With no VERSION_ID: the deployed version of this source.")
+@click.argument("version_id", type=SQLITE_ID, required=False)
+@click.option("--source", type=SOURCE, help="With no VERSION_ID: the deployed version of this source.")
 @click.pass_context
 def model_evaluate(ctx: click.Context, version_id: int | None, source: str | None) -> None:
     """Compute precision, recall and F1 of a version from the verdicts given, and store them on it."""
@@ -473,7 +472,7 @@ def anomalies() -> None:
     show_default=True,
 )
 @click.option("--severity", type=click.Choice(["low", "medium", "high", "critical"]), help="Only this severity.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many, newest first.")
+@click.option("--limit", type=COUNT, help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 @click.pass_context
 def anomalies_list(ctx: click.Context, status: Any, severity: str | None, limit: int | None, as_json: bool) -> None:
@@ -505,8 +504,8 @@ def _review_command(name: str, help_text: str) -> None:
     """Register `anomalies NAME ID [--note TEXT]`, acting as the OS login user."""
 
     @anomalies.command(name, help=help_text)
-    @click.argument("episode_id", metavar="ID", type=int)
-    @click.option("--note", help="A note kept with the episode (who and when are added).")
+    @click.argument("episode_id", metavar="ID", type=SQLITE_ID)
+    @click.option("--note", type=TEXT, help="A note kept with the episode (who and when are added).")
     @click.pass_context
     def action(ctx: click.Context, episode_id: int, note: str | None) -> None:
         from scops_tui.core import review, store

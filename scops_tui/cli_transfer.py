@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from scops_tui.cli import main, settings_for, writer_for
+from scops_tui.cli_params import SOURCE, TIME
 from scops_tui.core.errors import ScopsError
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -213,9 +214,9 @@ def import_api_keys_command(ctx: click.Context, file: Path, timezone: str) -> No
 @main.command("export")
 @click.argument("table")
 @click.option("--format", "file_format", default="csv", show_default=True, help="csv, jsonl or json.")
-@click.option("--since", help="From this time: ISO-8601 (naive = UTC), epoch seconds, or an age like 24h, 7d.")
-@click.option("--until", help="Before this time (same forms as --since).")
-@click.option("--source", help="Only rows of this source (metrics, anomaly_predictions, ml_models).")
+@click.option("--since", type=TIME, help="From this time: ISO-8601 (naive = UTC), epoch seconds, or an age: 24h, 7d.")
+@click.option("--until", type=TIME, help="Before this time (same forms as --since).")
+@click.option("--source", type=SOURCE, help="Only rows of this source (metrics, anomaly_predictions, ml_models).")
 @click.option("--columns", help="Comma-separated columns to write, in this order (default: all).")
 @click.option("--out", type=_FILE, help="Write this file (atomically) instead of stdout.")
 @click.pass_context
@@ -223,8 +224,8 @@ def export_command(
     ctx: click.Context,
     table: str,
     file_format: str,
-    since: str | None,
-    until: str | None,
+    since: int | None,
+    until: int | None,
     source: str | None,
     columns: str | None,
     out: Path | None,
@@ -235,8 +236,8 @@ def export_command(
     request = export.ExportRequest(
         table=table,
         file_format=file_format.lower(),
-        since_ms=None if since is None else export.parse_time_bound(since, "--since"),
-        until_ms=None if until is None else export.parse_time_bound(until, "--until"),
+        since_ms=since,
+        until_ms=until,
         source=source,
         columns=None if columns is None else tuple(name.strip() for name in columns.split(",") if name.strip()),
     )

@@ -141,7 +141,9 @@ def ensure_model(conn: sqlite3.Connection, source: str, created_by: bytes) -> in
 
 
 def get_version(conn: sqlite3.Connection, version_id: int) -> ModelVersion:
-    """One version by id."""
+    """One version by id; RegistryError when there is none (an id beyond SQLite's 64-bit range included)."""
+    if not -(2**63) <= version_id < 2**63:
+        raise RegistryError(f"no model version with id {version_id} (beyond the 64-bit id range)")
     row = conn.execute(_SELECT_VERSION + " WHERE v.id = ?", (version_id,)).fetchone()
     if row is None:
         raise RegistryError(f"no model version with id {version_id}")

@@ -131,7 +131,9 @@ def list_episodes(
 
 
 def get_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:
-    """One episode by id."""
+    """One episode by id; ReviewError when there is none (an id beyond SQLite's 64-bit range included)."""
+    if not -(2**63) <= episode_id < 2**63:
+        raise ReviewError(f"no anomaly episode with id {episode_id} (beyond the 64-bit id range)")
     row = conn.execute(_SELECT + " WHERE a.id = ?", (episode_id,)).fetchone()
     if row is None:
         raise ReviewError(f"no anomaly episode with id {episode_id}")
@@ -203,6 +205,18 @@ def _acknowledge(conn: sqlite3.Connection, episode_id: int, who: bytes, when: in
     )
 
 
+def _check_note(note: str | None) -> None:
+    """Refuse, before anything is written, a note SQLite cannot store (a lone surrogate is not Unicode text)."""
+    if note is None:
+        return
+    try:
+        note.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ReviewError(
+            f"the note holds {note[exc.start]!r} at character {exc.start + 1}, which is not valid Unicode text"
+        ) from None
+
+
 def _append_note(conn: sqlite3.Connection, episode_id: int, note: str | None, who: str, when: int) -> None:
     if note is None or not note.strip():
         return
@@ -216,6 +230,7 @@ def _append_note(conn: sqlite3.Connection, episode_id: int, note: str | None, wh
 
 def acknowledge(conn: sqlite3.Connection, episode_id: int, username: str, note: str | None = None) -> Episode:
     """Mark an episode as seen by `username`."""
+    _check_note(note)
     get_episode(conn, episode_id)
     who, when = user_id(conn, username), now_ms()
     with transaction(conn):
@@ -232,6 +247,7 @@ def give_verdict(
     The verdict is copied onto the model's predictions for the episode's samples, so it feeds the
     quality figures of the version that made them.
     """
+    _check_note(note)
     episode = get_episode(conn, episode_id)
     who, when = user_id(conn, username), now_ms()
     verdict = "confirmed" if confirmed else "false_positive"
@@ -260,6 +276,7 @@ def give_verdict(
 
 def resolve(conn: sqlite3.Connection, episode_id: int, username: str, note: str | None = None) -> Episode:
     """Close an episode in the queue (acknowledging it if needed), with an optional note."""
+    _check_note(note)
     get_episode(conn, episode_id)
     who, when = user_id(conn, username), now_ms()
     with transaction(conn):

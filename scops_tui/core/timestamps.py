@@ -5,6 +5,18 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, tzinfo
 
+MIN_MS = 0
+"""The earliest timestamp scops-tui takes: 1970-01-01T00:00:00.000Z."""
+MAX_MS = 253_402_300_799_999
+"""The latest timestamp scops-tui takes: 9999-12-31T23:59:59.999Z (the last ISO-8601 four-digit year)."""
+
+
+def check_range(ms: int) -> int:
+    """`ms` if it lies in 1970-01-01 .. 9999-12-31 (UTC); ValueError otherwise, so it always fits SQLite."""
+    if not MIN_MS <= ms <= MAX_MS:
+        raise ValueError("is outside 1970-01-01 .. 9999-12-31 (UTC)")
+    return ms
+
 
 def now_ms() -> int:
     """The current time as integer UTC epoch milliseconds."""
