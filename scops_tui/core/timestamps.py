@@ -43,11 +43,18 @@ def iso(ms: int) -> str:
 
 
 def parse_timestamp(text: str, assume: tzinfo = UTC) -> int:
-    """Parse ISO-8601 text (a trailing `Z` accepted) to epoch ms; a naive time is read in `assume`."""
+    """Parse ISO-8601 text (a trailing `Z` accepted) to epoch ms; a naive time is read in `assume`.
+
+    ValueError when the text is not such a time or lies outside 1970-01-01 .. 9999-12-31 UTC.
+    """
     cleaned = text.strip()
     if cleaned.endswith(("Z", "z")):
         cleaned = cleaned[:-1] + "+00:00"
     moment = datetime.fromisoformat(cleaned)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=assume)
-    return to_ms(moment)
+    ms = to_ms(moment)
+    try:
+        return check_range(ms)
+    except ValueError as exc:
+        raise ValueError(f"{text.strip()!r} {exc}") from None
