@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scops_tui.cli import main, settings_for, writer_for
+from scops_tui.cli_params import FiniteNumber, WholeNumber
 from scops_tui.core.timestamps import iso
 
 if TYPE_CHECKING:
@@ -76,10 +77,18 @@ class _Progress:
 )
 @click.option("--watch", is_flag=True, help="Keep syncing until stopped (SIGINT/SIGTERM); retry with backoff.")
 @click.option(
-    "--interval", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds between --watch runs."
+    "--interval",
+    type=FiniteNumber(0.1, 86_400.0, unit="seconds"),
+    default=10.0,
+    show_default=True,
+    help="Seconds between --watch runs.",
 )
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Rows per transaction."
+    "--batch-size",
+    type=WholeNumber(1, 1_000_000, "batch size"),
+    default=10_000,
+    show_default=True,
+    help="Rows per transaction.",
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be sent (local checkpoints); connect to nothing.")
 @click.option("--init-server", is_flag=True, help="Create or upgrade the server schema; print the host's role SQL.")

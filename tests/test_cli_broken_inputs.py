@@ -176,6 +176,9 @@ def test_broken_arguments_are_one_error_line_and_leave_the_database_unchanged(
         ["anomalies", "ack", "1", "--note", "\ud800"],
         ["record", "--duration", "inf", "--quiet"],
         ["record", "--interval", "1e300", "--duration", "0.001", "--quiet"],
+        ["sync", "--watch", "--interval", "nan"],
+        ["sync", "--watch", "--interval", "inf"],
+        ["sync", "--batch-size", "100000000000000000000"],
     ],
     ids=lambda args: ascii(" ".join(args))[:50],
 )
