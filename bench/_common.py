@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from scops_tui.core.records import MetricRecord
-from scops_tui.core.sampler import HostSampler
+from scops_tui.recording.sampler import HostSampler
+from scops_tui.store.records import MetricRecord
 
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "bench" / "out"

@@ -49,8 +49,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import HostLoad, invocation, machine, shown, synthesise, write_json
-from scops_tui.core import export, importer, store
-from scops_tui.core.records import MetricRecord
+from scops_tui.store import database as store
+from scops_tui.store.records import MetricRecord
+from scops_tui.transfer import export, importer
 
 
 def _status_kib(field: str) -> int:

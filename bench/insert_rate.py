@@ -58,8 +58,8 @@ from _common import (
     write_json,
 )
 
-from scops_tui.core import store
-from scops_tui.core.timestamps import now_ms
+from scops_tui.store import database as store
+from scops_tui.store.timestamps import now_ms
 
 TARGET_ROWS_PER_S = 300_000
 INSERT_SQL = store._INSERT_METRIC

@@ -37,8 +37,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from scops_tui.core.detector import score_series
-from scops_tui.core.series_csv import parse_timestamp_ms, read_series
+from scops_tui.detection.detector import score_series
+from scops_tui.transfer.series_csv import parse_timestamp_ms, read_series
 
 DEFAULT_DATA_DIR = "/work/shared/data/nab"
 PROBATION_PERCENT = 0.15

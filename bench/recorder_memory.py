@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scops_tui.core.live_detection import DetectionSettings
-from scops_tui.core.recorder import Recorder
-from scops_tui.core.sampler import CounterReading, HostSampler
+from scops_tui.detection.live import DetectionSettings
+from scops_tui.recording.recorder import Recorder
+from scops_tui.recording.sampler import CounterReading, HostSampler
 
 
 def vm_kib(field: str) -> int:

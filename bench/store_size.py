@@ -43,9 +43,9 @@ from _common import (
     write_json,
 )
 
-from scops_tui.core import store
-from scops_tui.core.records import MetricRecord
-from scops_tui.core.timestamps import iso, now_ms
+from scops_tui.store import database as store
+from scops_tui.store.records import MetricRecord
+from scops_tui.store.timestamps import iso, now_ms
 
 TARGET_BYTES_PER_ROW = 100.0
 

@@ -40,12 +40,12 @@ from _common import HostLoad, invocation, machine, write_json
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from scops_tui.core import store
-from scops_tui.core.records import MetricRecord
-from scops_tui.core.sync import run_sync
-from scops_tui.core.sync_server import init_server
-from scops_tui.core.sync_target import resolve_target
-from scops_tui.core.timestamps import now_ms
+from scops_tui.store import database as store
+from scops_tui.store.records import MetricRecord
+from scops_tui.store.timestamps import now_ms
+from scops_tui.sync.push import run_sync
+from scops_tui.sync.server import init_server
+from scops_tui.sync.target import resolve_target
 
 ADMIN = os.environ.get("SCOPS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SOURCES = 10

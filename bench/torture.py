@@ -54,10 +54,11 @@ def run_app(db: Path, progress: Path, first_ts: int) -> None:
     `progress` gets, after each committed burst write, the number of burst rows committed so far (written
     to a temporary file, then renamed, so a kill never leaves it half-written). Runs until SIGTERM or SIGKILL.
     """
-    from scops_tui.core import review, store
-    from scops_tui.core.recorder import Recorder
-    from scops_tui.core.records import MetricRecord
-    from scops_tui.core.sampler import HostSampler
+    from scops_tui.detection import review
+    from scops_tui.recording.recorder import Recorder
+    from scops_tui.recording.sampler import HostSampler
+    from scops_tui.store import database as store
+    from scops_tui.store.records import MetricRecord
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -73,7 +74,7 @@ def run_app(db: Path, progress: Path, first_ts: int) -> None:
     def record() -> None:
         # As the app does: if another process records (a `record` that slipped in while this process was
         # down), only read, and take over recording once that process has gone.
-        from scops_tui.core.errors import DatabaseError
+        from scops_tui.errors import DatabaseError
 
         while not stop.is_set():
             try:
@@ -317,7 +318,7 @@ class Torture:
         self.count("anomalies list --json")
 
     def backup(self) -> None:
-        from scops_tui.core.maintenance import verify_backup
+        from scops_tui.store.maintenance import verify_backup
 
         target = self.folder / "backups" / f"scops-{uuid.uuid4().hex}.db"
         target.parent.mkdir(exist_ok=True)
@@ -409,7 +410,7 @@ class Torture:
         return self.figures
 
     def verify(self) -> None:
-        from scops_tui.core.maintenance import check_database
+        from scops_tui.store.maintenance import check_database
 
         report = check_database(self.db)
         if not report.ok:

@@ -1,6 +1,6 @@
 """Training time of the learned detector on 7 days of 5-second history, run the way the recorder runs it.
 
-The recorder starts `python -m scops_tui.core.training` as a child process at low priority, so this
+The recorder starts `python -m scops_tui.detection.training` as a child process at low priority, so this
 measures that child: wall time, CPU time and peak RSS, on a database holding 120,960 samples.
 
     .venv/bin/python bench/training_time.py [--days 7] [--interval 5]
@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scops_tui.core import store
-from scops_tui.core.records import MetricRecord
+from scops_tui.store import database as store
+from scops_tui.store.records import MetricRecord
 
 START_MS = 1_790_000_000_000
 
@@ -79,7 +79,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "scops_tui.core.training",
+                    "scops_tui.detection.training",
                     "--db",
                     str(db),
                     "--source",

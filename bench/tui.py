@@ -27,8 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scops_tui.core import rollup, store
-from scops_tui.core.records import MetricRecord
+from scops_tui.store import database as store
+from scops_tui.store import rollup
+from scops_tui.store.records import MetricRecord
 
 SCOPS = Path(sys.executable).with_name("scops-tui")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -105,7 +106,7 @@ def launch_times(db: Path, home: Path, runs: int) -> list[float]:
 
 
 def history_times(db: Path, source: str, now_ms: int, runs: int) -> tuple[list[float], list[float]]:
-    from scops_tui.core.config import load_settings
+    from scops_tui.config import load_settings
     from scops_tui.tui import readers
     from scops_tui.tui.app import create_app
     from scops_tui.tui.screens.history import HistoryScreen

@@ -1,5 +1,5 @@
 """Run the command line with `python -m scops_tui`."""
 
-from scops_tui.cli import run
+from scops_tui.cli.main import run
 
 run()

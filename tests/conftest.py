@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scops_tui.core import store
+from scops_tui.store import database as store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 """The shared data directory that sits beside the checkout (legacy files, NAB series)."""

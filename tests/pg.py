@@ -23,13 +23,14 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from scops_tui.core import registry, review, store
-from scops_tui.core.detector import DetectorConfig
-from scops_tui.core.episodes import EpisodeSnapshot
-from scops_tui.core.records import MetricRecord
-from scops_tui.core.sync_server import init_server
-from scops_tui.core.sync_target import resolve_target
-from scops_tui.core.timestamps import now_ms
+from scops_tui.detection import registry, review
+from scops_tui.detection.detector import DetectorConfig
+from scops_tui.detection.episodes import EpisodeSnapshot
+from scops_tui.store import database as store
+from scops_tui.store.records import MetricRecord
+from scops_tui.store.timestamps import now_ms
+from scops_tui.sync.server import init_server
+from scops_tui.sync.target import resolve_target
 
 ADMIN_URL = os.environ.get("SCOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

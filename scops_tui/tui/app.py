@@ -17,13 +17,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from scops_tui.core.config import Settings
-from scops_tui.core.errors import DatabaseError
-from scops_tui.core.processes import ProcessUsage
-from scops_tui.core.recorder import Recorder, RecorderLock
-from scops_tui.core.records import MetricRecord
-from scops_tui.core.sampler import HostSampler
-from scops_tui.core.timestamps import now_ms
+from scops_tui.config import Settings
+from scops_tui.errors import DatabaseError
+from scops_tui.recording.processes import ProcessUsage
+from scops_tui.recording.recorder import Recorder
+from scops_tui.recording.sampler import HostSampler
+from scops_tui.store.recorder_lock import RecorderLock
+from scops_tui.store.records import MetricRecord
+from scops_tui.store.timestamps import now_ms
 from scops_tui.tui.keymap import load_keymap
 from scops_tui.tui.messages import RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
 from scops_tui.tui.screens.anomalies import AnomaliesScreen
@@ -36,7 +37,7 @@ from scops_tui.tui.screens.models import ModelsScreen
 from scops_tui.tui.screens.sync import SyncScreen
 
 if TYPE_CHECKING:
-    from scops_tui.core.live_detection import DetectionSettings
+    from scops_tui.detection.live import DetectionSettings
 
 ProcessReader = Callable[[int], list[ProcessUsage]]
 """Returns the top N processes by CPU (blocking; called from a thread worker)."""
@@ -49,7 +50,7 @@ LIVE_POINTS = 120
 
 
 def _psutil_processes(limit: int) -> list[ProcessUsage]:
-    from scops_tui.core.processes import top_processes
+    from scops_tui.recording.processes import top_processes
 
     return top_processes(limit, 0.5)
 
@@ -190,7 +191,7 @@ class ScopsApp(App[int]):
             return
         detection = self.detection
         if detection is None:
-            from scops_tui.core.live_detection import DetectionSettings
+            from scops_tui.detection.live import DetectionSettings
 
             detection = DetectionSettings()
 
@@ -311,8 +312,8 @@ def create_app(
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m scops_tui.tui.app [--db PATH] [--source NAME] [--no-record] [--keymap FILE]`."""
-    from scops_tui.core.config import load_settings
-    from scops_tui.core.errors import ScopsError
+    from scops_tui.config import load_settings
+    from scops_tui.errors import ScopsError
 
     parser = argparse.ArgumentParser(prog="python -m scops_tui.tui.app", description="Open the scops-tui app.")
     parser.add_argument("--db", help="database file (default: the configured one)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scops_tui.core.config import read_toml
-from scops_tui.core.errors import ConfigError
+from scops_tui.config import read_toml
+from scops_tui.errors import ConfigError
 
 
 def parse_keymap(data: dict[str, object], origin: str = "keymap") -> dict[str, str]:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from scops_tui.core.processes import ProcessUsage
-from scops_tui.core.records import MetricRecord
-from scops_tui.core.registry import ModelVersion
-from scops_tui.core.review import Episode
-from scops_tui.core.sync import SyncReport
+from scops_tui.detection.registry import ModelVersion
+from scops_tui.detection.review import Episode
+from scops_tui.recording.processes import ProcessUsage
+from scops_tui.store.records import MetricRecord
+from scops_tui.sync.push import SyncReport
 from scops_tui.tui.readers import HistoryView, StatusFacts, SyncView
 
 

@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from scops_tui.core import history, registry, review, store, sync_local
-from scops_tui.core.errors import ConfigError, ScopsError
-from scops_tui.core.records import MetricRecord
-from scops_tui.core.review import Episode, Status
-from scops_tui.core.sync_local import SyncStatus
-from scops_tui.core.sync_target import SyncTarget, target_for
+from scops_tui.detection import registry, review
+from scops_tui.detection.review import Episode, Status
+from scops_tui.errors import ConfigError, ScopsError
+from scops_tui.store import database as store
+from scops_tui.store import history
+from scops_tui.store.records import MetricRecord
+from scops_tui.sync import local as sync_local
+from scops_tui.sync.local import SyncStatus
+from scops_tui.sync.target import SyncTarget, target_for
 
 if TYPE_CHECKING:
-    from scops_tui.core.sync import SyncReport
+    from scops_tui.sync.push import SyncReport
 
 ReviewAction = Literal["acknowledge", "confirm", "false_positive", "resolve"]
 
@@ -150,7 +153,7 @@ def deploy_version(path: Path, version_id: int) -> registry.ModelVersion:
 
 def retrain(path: Path, source: str) -> registry.ModelVersion:
     """Train a new learned version of `source` on its history (not deployed)."""
-    from scops_tui.core.training import train_source
+    from scops_tui.detection.training import train_source
 
     with writing(path) as conn:
         return train_source(conn, source, deploy=False, created_by=store.user_id(conn, store.SYSTEM_USERNAME))
@@ -228,7 +231,7 @@ def push(
     batch_size: int = 10_000,
 ) -> SyncReport:
     """One sync run of the settings' database to `target` (as `scops-tui sync`), stopping early if `stop` is set."""
-    from scops_tui.core.sync import run_sync
+    from scops_tui.sync.push import run_sync
 
     return run_sync(
         settings.db,

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from scops_tui.core import registry, review, store
-from scops_tui.core.config import Settings
-from scops_tui.core.detector import DetectorConfig
-from scops_tui.core.processes import ProcessUsage
-from scops_tui.core.records import MetricRecord
+from scops_tui.config import Settings
+from scops_tui.detection import registry, review
+from scops_tui.detection.detector import DetectorConfig
+from scops_tui.recording.processes import ProcessUsage
+from scops_tui.store import database as store
+from scops_tui.store.records import MetricRecord
 from scops_tui.tui.app import ScopsApp, create_app
 
 SOURCE = "testhost"

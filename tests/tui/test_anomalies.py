@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input
 
-from scops_tui.core import store
+from scops_tui.store import database as store
 from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.screens.anomalies import AnomaliesScreen
 from scops_tui.tui.screens.detail import DetailScreen

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from scops_tui.core.errors import ConfigError
-from scops_tui.core.processes import ProcessUsage
+from scops_tui.errors import ConfigError
+from scops_tui.recording.processes import ProcessUsage
 from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.keymap import load_keymap
 from scops_tui.tui.screens.anomalies import AnomaliesScreen
@@ -160,7 +160,7 @@ async def test_an_error_in_a_worker_is_shown_and_the_app_keeps_running(make_app:
 
 
 async def test_a_missing_database_is_reported_not_fatal(make_app: Callable[..., ScopsApp], tmp_path: Path) -> None:
-    from scops_tui.core.config import Settings
+    from scops_tui.config import Settings
     from scops_tui.tui.app import create_app
 
     app = create_app(Settings(db=tmp_path / "absent.db", source="x"), record=False)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Label
 
-from scops_tui.core.live_detection import DetectionSettings
-from scops_tui.core.recorder import RecorderLock
-from scops_tui.core.sampler import CounterReading, HostSampler
+from scops_tui.detection.live import DetectionSettings
+from scops_tui.recording.sampler import CounterReading, HostSampler
+from scops_tui.store.recorder_lock import RecorderLock
 from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.widgets.chart import MetricChart
 from tests.tui.conftest import SAMPLES
@@ -116,7 +116,8 @@ async def test_only_reads_when_another_process_records(make_app: Callable[..., S
 
 
 async def test_ctrl_r_rereads_the_status(make_app: Callable[..., ScopsApp], seeded_db: Path) -> None:
-    from scops_tui.core import review, store
+    from scops_tui.detection import review
+    from scops_tui.store import database as store
 
     app = make_app(refresh_seconds=3600)
     async with app.run_test(size=SIZE) as pilot:
@@ -131,7 +132,7 @@ async def test_ctrl_r_rereads_the_status(make_app: Callable[..., ScopsApp], seed
 
 
 async def test_first_run_records_into_a_new_database(tmp_path: Path) -> None:
-    from scops_tui.core.config import Settings
+    from scops_tui.config import Settings
     from scops_tui.tui.app import create_app
     from tests.tui.conftest import fixed_processes
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from scops_tui.core.registry import ModelVersion
+from scops_tui.detection.registry import ModelVersion
 from scops_tui.tui import readers
 from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.screens.models import ModelsScreen

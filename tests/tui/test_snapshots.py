@@ -9,7 +9,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from scops_tui.core import store
+from scops_tui.store import database as store
 from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.screens.detail import DetailScreen
 from scops_tui.tui.screens.history import HistoryScreen

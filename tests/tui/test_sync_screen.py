@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Label
 
-from scops_tui.core import store
-from scops_tui.core.config import Settings
-from scops_tui.core.sync_target import secret_url
+from scops_tui.config import Settings
+from scops_tui.store import database as store
+from scops_tui.sync.target import secret_url
 from scops_tui.tui.app import ScopsApp, create_app
 from scops_tui.tui.screens.help import HelpScreen
 from scops_tui.tui.screens.sync import NOT_CONFIGURED, SyncScreen

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Label
 
-from scops_tui.core.review import SEVERITIES, Episode, Status
+from scops_tui.detection.review import SEVERITIES, Episode, Status
 from scops_tui.tui import formatting, readers
 from scops_tui.tui.messages import EpisodesLoaded
 from scops_tui.tui.screens.review_base import ReviewScreen

@@ -11,9 +11,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal
 from textual.widgets import DataTable, Footer, Header, Label
 
-from scops_tui.core.episodes import severity_of
-from scops_tui.core.errors import ScopsError
-from scops_tui.core.records import MetricRecord
+from scops_tui.detection.episodes import severity_of
+from scops_tui.errors import ScopsError
+from scops_tui.store.records import MetricRecord
 from scops_tui.tui import formatting, readers
 from scops_tui.tui.messages import ProcessesLoaded, RecentSamplesLoaded, StatusLoaded
 from scops_tui.tui.readers import StatusFacts

@@ -10,8 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from scops_tui.core import history
-from scops_tui.core.review import Episode
+from scops_tui.detection.review import Episode
+from scops_tui.store import history
 from scops_tui.tui import formatting, readers
 from scops_tui.tui.messages import EpisodeLoaded
 from scops_tui.tui.readers import HistoryView

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from scops_tui.core.timestamps import parse_timestamp
+from scops_tui.store.timestamps import parse_timestamp
 from scops_tui.tui.formatting import clock_time
 
 

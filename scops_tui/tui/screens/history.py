@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Label
 
-from scops_tui.core import store
+from scops_tui.store import database as store
 from scops_tui.tui import formatting, readers
 from scops_tui.tui.messages import HistoryLoaded, MissedMarked
 from scops_tui.tui.screens.base import ScopsScreen

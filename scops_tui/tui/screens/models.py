@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar
 
-from scops_tui.core.registry import ModelVersion
+from scops_tui.detection.registry import ModelVersion
 from scops_tui.tui import formatting, readers
 from scops_tui.tui.messages import TrainingFinished, VersionChanged, VersionsLoaded
 from scops_tui.tui.screens.base import ScopsScreen

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual import work
 
-from scops_tui.core import store
-from scops_tui.core.review import Episode
+from scops_tui.detection.review import Episode
+from scops_tui.store import database as store
 from scops_tui.tui import readers
 from scops_tui.tui.messages import EpisodesReviewed
 from scops_tui.tui.readers import ReviewAction

@@ -10,9 +10,9 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from scops_tui.core.store import TABLES
-from scops_tui.core.sync import SyncReport
-from scops_tui.core.sync_server import one_line
+from scops_tui.store.database import TABLES
+from scops_tui.sync.push import SyncReport
+from scops_tui.sync.server import one_line
 from scops_tui.tui import formatting, readers
 from scops_tui.tui.messages import SyncFinished, SyncLoaded, SyncProgress
 from scops_tui.tui.readers import SyncView

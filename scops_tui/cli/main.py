@@ -1,0 +1,75 @@
+"""The root `scops-tui` group: one-line errors for every user error, the global `--db`, and every command group."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scops_tui import __version__
+from scops_tui.cli.anomalies import anomalies
+from scops_tui.cli.app import tui
+from scops_tui.cli.config import config_command
+from scops_tui.cli.db import db
+from scops_tui.cli.detect import detect
+from scops_tui.cli.export import export_command
+from scops_tui.cli.imports import import_group
+from scops_tui.cli.model import model
+from scops_tui.cli.record import record
+from scops_tui.cli.sync import sync
+from scops_tui.errors import ScopsError
+
+
+class ScopsGroup(click.Group):
+    """A click group that ends any user error with one line on stderr and a non-zero status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; turn known errors into `scops-tui: error: ...` lines."""
+        try:
+            return super().invoke(ctx)
+        except ScopsError as exc:
+            _fail(str(exc), exc.exit_code)
+        except sqlite3.Error as exc:
+            from scops_tui.store.database import explain_sqlite_error
+
+            settings = ctx.obj.get("settings") if isinstance(ctx.obj, dict) else None
+            _fail(str(explain_sqlite_error(exc, settings.db if settings else "?")), 1)
+        except OSError as exc:
+            _fail(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", 1)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"scops-tui: error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=ScopsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Database file (env SCOPS_DB).")
+@click.version_option(__version__, "--version", prog_name="scops-tui")
+@click.pass_context
+def main(ctx: click.Context, db_path: Path | None) -> None:
+    """scops-tui: record this host into SQLite, spot what is unusual, review it, export and sync it."""
+    ctx.ensure_object(dict)
+    ctx.obj["overrides"] = {"db": db_path}
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(tui)
+
+
+for command in (tui, config_command, record, db, detect, model, anomalies, import_group, export_command, sync):
+    main.add_command(command)
+
+
+def run() -> None:
+    """Entry point used by `python -m scops_tui`."""
+    main(prog_name="scops-tui")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    run()

@@ -1,0 +1,106 @@
+"""`scops-tui model`: list, train, deploy and evaluate model versions."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from scops_tui.cli.context import reader_for, writer_for
+from scops_tui.cli.params import SOURCE, SQLITE_ID
+from scops_tui.errors import ScopsError
+from scops_tui.store.timestamps import iso
+
+
+@click.group()
+def model() -> None:
+    """List, train, deploy and evaluate the detector models."""
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@model.command("list")
+@click.option("--source", type=SOURCE, help="Only this source's model.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
+    """Every model version: status, data window, size and quality."""
+    from scops_tui.detection import registry
+
+    versions = registry.list_versions(reader_for(ctx), source)
+    if as_json:
+        click.echo(json.dumps([version.as_json() for version in versions]))
+        return
+    if not versions:
+        click.echo("no model versions yet (the recorder makes one with its first samples)")
+        return
+    click.echo(
+        f"{'id':>4}  {'model':<24} {'version':>7}  {'kind':<18} {'status':<10} {'rows':>8}  "
+        f"{'data window (UTC)':<36} {'prec':>5} {'rec':>5} {'f1':>5}"
+    )
+    for v in versions:
+        window = f"{iso(v.training_data_start)[:16]} .. {iso(v.training_data_end)[:16]}"
+        click.echo(
+            f"{v.id:>4}  {v.model_name[:24]:<24} {v.version:>7}  {v.kind:<18} {v.status:<10} "
+            f"{v.training_data_size:>8,}  {window:<36} {_figure(v.precision):>5} {_figure(v.recall):>5} "
+            f"{_figure(v.f1):>5}"
+        )
+
+
+@model.command("train")
+@click.option("--source", type=SOURCE, help="Whose history to train on (default: this host's source).")
+@click.option("--deploy", is_flag=True, help="Deploy the new version at once.")
+@click.pass_context
+def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
+    """Train a learned detector on a source's recent history; it becomes a ready (or deployed) version."""
+    from scops_tui.detection.training import train_source
+    from scops_tui.store import database as store
+
+    conn = writer_for(ctx, create=False)
+    chosen = source or ctx.obj["settings"].source
+    click.echo(f"training on the recent history of {chosen} ...", err=True)
+    version = train_source(conn, chosen, deploy=deploy, created_by=store.user_id(conn, store.operator_username()))
+    click.echo(
+        f"version {version.id} ({version.model_name} v{version.version}) {version.status}: "
+        f"{version.training_data_size:,} samples from {iso(version.training_data_start)} "
+        f"to {iso(version.training_data_end)}"
+    )
+    if not deploy:
+        click.echo(f"deploy it with: scops-tui model deploy {version.id}")
+
+
+@model.command("deploy")
+@click.argument("version_id", type=SQLITE_ID)
+@click.pass_context
+def model_deploy(ctx: click.Context, version_id: int) -> None:
+    """Make VERSION_ID the version that scores its source; the previous one is deprecated."""
+    from scops_tui.detection import registry
+
+    version = registry.deploy(writer_for(ctx, create=False), version_id)
+    click.echo(f"deployed version {version.id} ({version.model_name} v{version.version})")
+
+
+@model.command("evaluate")
+@click.argument("version_id", type=SQLITE_ID, required=False)
+@click.option("--source", type=SOURCE, help="With no VERSION_ID: the deployed version of this source.")
+@click.pass_context
+def model_evaluate(ctx: click.Context, version_id: int | None, source: str | None) -> None:
+    """Compute precision, recall and F1 of a version from the verdicts given, and store them on it."""
+    from scops_tui.detection import registry
+
+    conn = writer_for(ctx, create=False)
+    if version_id is None:
+        chosen = source or ctx.obj["settings"].source
+        deployed = registry.deployed_version(conn, chosen)
+        if deployed is None:
+            raise ScopsError(f"no deployed model for source {chosen!r}; name a VERSION_ID")
+        version_id = deployed.id
+    version, quality = registry.evaluate(conn, version_id)
+    click.echo(
+        f"version {version.id} ({version.model_name} v{version.version}): {quality.labelled} verdicts "
+        f"(TP {quality.true_positives}, FP {quality.false_positives}, FN {quality.false_negatives}, "
+        f"TN {quality.true_negatives}); precision {_figure(quality.precision)}, "
+        f"recall {_figure(quality.recall)}, F1 {_figure(quality.f1)}"
+    )

@@ -1,0 +1,285 @@
+"""Detection inside the recorder: score each sample as it is taken, group episodes, write predictions
+with the sample's batch, and keep a learned model trained in a short-lived child process."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import queue
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scops_tui.detection import registry, review
+from scops_tui.detection.detector import DEFAULT_THRESHOLD, DetectorConfig, StreamingDetector
+from scops_tui.detection.episodes import EpisodeEvent, EpisodeGrouper
+from scops_tui.store.database import METRIC_SCALES
+from scops_tui.store.records import MetricRecord
+
+REGISTRY_POLL_SECONDS = 60.0
+"""How often the recorder looks for a version deployed by someone else (`model deploy`, a training run)."""
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """How the recorder detects."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    """Score at or above which a sample is flagged and an episode opens."""
+    retrain_seconds: float = 6 * 3600.0
+    """Time between scheduled retrainings once a learned model exists."""
+    train_in_background: bool = True
+    """Start training runs in a child process when enough history exists and on schedule."""
+    capture_processes: bool = True
+    """Measure the top processes when an episode opens."""
+
+
+@dataclass
+class _Pending:
+    """What the next flush must write besides the metrics rows."""
+
+    flagged: list[tuple[int, float, float, dict[str, float]]]
+    """(index in batch, score, scoring time ms, features) of each flagged sample."""
+    events: list[EpisodeEvent]
+
+
+class LiveDetection:
+    """Scores one source's samples in time order for the recorder (one instance, one thread)."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        source: str,
+        created_by: bytes,
+        *,
+        config: DetectorConfig | None = None,
+        settings: DetectionSettings | None = None,
+    ) -> None:
+        self.db_path = db_path
+        self.source = source
+        self.created_by = created_by
+        self.config = dataclasses.replace(config or DetectorConfig(), auto_train=False)
+        self.settings = settings or DetectionSettings()
+        self.detector = StreamingDetector(len(registry.DETECTED_METRICS), self.config)
+        self.grouper = EpisodeGrouper(registry.DETECTED_METRICS, open_threshold=self.settings.threshold)
+        self.version: registry.ModelVersion | None = None
+        self._batch_flagged: list[tuple[int, float, float, dict[str, float]]] = []
+        self._events: list[EpisodeEvent] = []
+        self._batch_size = 0
+        self._episode_id: int | None = None
+        self._staged_episode_id: int | None = None
+        self._processes: queue.Queue[tuple[int, list[dict[str, Any]]]] = queue.Queue()
+        self._process_results: dict[int, list[dict[str, Any]]] = {}
+        self._trainer: subprocess.Popen[bytes] | None = None
+        self._last_training = 0.0
+        self._last_poll = 0.0
+        self.last_error: str | None = None
+
+    # -- start ------------------------------------------------------------------------------------------
+
+    def start(self, conn: sqlite3.Connection, history_rows: int | None = None) -> None:
+        """Load the deployed version and replay recent history, so scoring needs no warm-up after a restart."""
+        self._load_deployed(conn)
+        wanted = history_rows or (self.config.baseline_window + self.config.spread_window)
+        columns = ", ".join(registry.DETECTED_METRICS)
+        rows = conn.execute(
+            f"SELECT timestamp, {columns} FROM (SELECT * FROM metrics WHERE source = ? "  # noqa: S608
+            "ORDER BY timestamp DESC LIMIT ?) ORDER BY timestamp",
+            (self.source, wanted),
+        ).fetchall()
+        for row in rows:
+            self.detector.score(int(row[0]), _plain(row[1:]))
+        self._last_training = time.monotonic()
+
+    def _load_deployed(self, conn: sqlite3.Connection) -> None:
+        version = registry.deployed_version(conn, self.source)
+        if version is not None and (self.version is None or version.id != self.version.id):
+            try:
+                self.detector.set_model(registry.load_learned_model(conn, version))
+            except (registry.RegistryError, ValueError) as exc:
+                self.last_error = str(exc)
+                return
+            self.version = version
+
+    # -- per sample -------------------------------------------------------------------------------------
+
+    def score(self, record: MetricRecord) -> MetricRecord:
+        """Score a sample; return it with its anomaly score and flag, and note what the flush must write."""
+        started = time.perf_counter()
+        values = [float(getattr(record, name)) for name in registry.DETECTED_METRICS]
+        result = self.detector.score(record.timestamp_ms, values)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        score = min(max(result.value, 0.0), 1.0)
+        flagged = score >= self.settings.threshold
+        index = self._batch_size
+        self._batch_size += 1
+        if flagged:
+            features = dict(zip(registry.DETECTED_METRICS, values, strict=True))
+            self._batch_flagged.append((index, score, elapsed_ms, features))
+        event = self.grouper.feed(record.timestamp_ms, score, result.contributions)
+        if event is not None:
+            self._events.append(event)
+            if event.kind == "opened" and self.settings.capture_processes:
+                self._measure_processes(event.episode.start_ms)
+        return dataclasses.replace(record, anomaly_score=round(score, 4), is_anomaly=flagged)
+
+    def _measure_processes(self, episode_start: int) -> None:
+        def work() -> None:
+            from scops_tui.recording.processes import top_processes
+
+            try:
+                found = [p.as_json() for p in top_processes(limit=10, window=0.5)]
+            except Exception as exc:  # a process table we cannot read must not stop recording
+                found = [{"error": str(exc)}]
+            self._processes.put((episode_start, found))
+
+        threading.Thread(target=work, name="scops-top-processes", daemon=True).start()
+
+    # -- with the batch write ---------------------------------------------------------------------------
+
+    def persist(self, conn: sqlite3.Connection, first_id: int | None) -> None:
+        """Write predictions and episode changes for the batch just inserted (inside its transaction)."""
+        version = self._ensure_version(conn)
+        if first_id is not None:
+            for index, score, elapsed_ms, features in self._batch_flagged:
+                conn.execute(
+                    "INSERT INTO model_predictions (model_version_id, metrics_id, predicted_anomaly, "
+                    "confidence_score, prediction_time_ms, model_features) VALUES (?, ?, 1, ?, ?, ?)",
+                    (
+                        version.id,
+                        first_id + index,
+                        round(score, 4),
+                        round(elapsed_ms, 3),
+                        json.dumps(features),
+                    ),
+                )
+        episode_id = self._episode_id
+        for event in self._events:
+            if event.kind == "opened" or episode_id is None:
+                episode_id = review.open_episode(
+                    conn,
+                    event.episode,
+                    source=self.source,
+                    model_name=version.model_name,
+                    model_version=version.version,
+                    model_version_id=version.id,
+                )
+            else:
+                review.update_episode(conn, episode_id, event.episode)
+            if event.kind == "closed":
+                episode_id = None
+        while True:
+            try:
+                start, found = self._processes.get_nowait()
+            except queue.Empty:
+                break
+            self._process_results[start] = found
+        current = self.grouper.current
+        target = episode_id if episode_id is not None else None
+        for start, found in list(self._process_results.items()):
+            if target is not None and current is not None and current.start_ms == start:
+                review.set_top_processes(conn, target, found)
+                del self._process_results[start]
+            elif current is None or current.start_ms != start:
+                del self._process_results[start]  # its episode is already closed and written
+        self._staged_episode_id = episode_id
+
+    def after_commit(self) -> None:
+        """The batch is on disk: forget what was written."""
+        self._episode_id = self._staged_episode_id
+        self._batch_flagged.clear()
+        self._events.clear()
+        self._batch_size = 0
+
+    def discard_pending(self) -> None:
+        """Give up the predictions and episode changes of the current batch (they could not be stored)."""
+        self._batch_flagged.clear()
+        self._events.clear()
+        self._staged_episode_id = self._episode_id = None
+        self.grouper.reset()
+
+    def drop_oldest(self, count: int) -> None:
+        """The recorder gave up the `count` oldest buffered samples: forget their predictions."""
+        self._batch_flagged = [(i - count, *rest) for i, *rest in self._batch_flagged if i >= count]  # type: ignore[misc]
+        self._batch_size = max(self._batch_size - count, 0)
+
+    def after_rollback(self) -> None:
+        """The batch was not written: keep everything for the next try."""
+        self._staged_episode_id = self._episode_id
+
+    def _ensure_version(self, conn: sqlite3.Connection) -> registry.ModelVersion:
+        if self.version is None:
+            self._load_deployed(conn)
+        if self.version is None:
+            now = int(time.time() * 1000)
+            self.version = registry.register_statistical(
+                conn,
+                self.source,
+                self.config,
+                threshold=self.settings.threshold,
+                window=(now, now),
+                rows=max(self.detector.rows_seen, 1),
+                created_by=self.created_by,
+            )
+        return self.version
+
+    # -- between samples --------------------------------------------------------------------------------
+
+    def tick(self, conn: sqlite3.Connection) -> None:
+        """Housekeeping between samples: notice finished training runs and new deployments, start training."""
+        now = time.monotonic()
+        if self._trainer is not None and self._trainer.poll() is not None:
+            if self._trainer.returncode != 0:
+                self.last_error = f"background training exited with status {self._trainer.returncode}"
+            self._trainer = None
+            self._last_poll = 0.0
+        if now - self._last_poll >= REGISTRY_POLL_SECONDS:
+            self._last_poll = now
+            self._load_deployed(conn)
+        if not self.settings.train_in_background or self._trainer is not None:
+            return
+        enough = self.detector.rows_seen >= self.config.learned_after_rows
+        learned = self.version is not None and self.version.kind == registry.LEARNED
+        due = not learned or now - self._last_training >= self.settings.retrain_seconds
+        if enough and due:
+            self._start_training()
+            self._last_training = now
+
+    def _start_training(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "scops_tui.detection.training",
+            "--db",
+            str(self.db_path),
+            "--source",
+            self.source,
+            "--deploy",
+        ]
+        self._trainer = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=lambda: os.nice(10),
+        )
+
+    def close(self) -> None:
+        """Stop a training run still going (it writes in one transaction, so nothing half-done remains)."""
+        if self._trainer is not None and self._trainer.poll() is None:
+            self._trainer.terminate()
+            try:
+                self._trainer.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._trainer.kill()
+
+
+def _plain(row: tuple[Any, ...]) -> list[float]:
+    """Detected metric values of a stored row in plain units."""
+    return [value / METRIC_SCALES.get(name, 1) for name, value in zip(registry.DETECTED_METRICS, row, strict=True)]

@@ -1,0 +1,290 @@
+"""Tests of the streaming detector: causality, determinism, calibration range, model round trip."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scops_tui.detection.detector import (
+    DEFAULT_THRESHOLD,
+    VALUE_LIMIT,
+    DetectorConfig,
+    LearnedModel,
+    StreamingDetector,
+    clip_values,
+    is_anomalous,
+    score_series,
+    severity,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MINUTE_MS = 60_000
+
+# Small windows so the switch to the learned model and two retrainings happen within a short series.
+SMALL = DetectorConfig(
+    baseline_window=400,
+    learned_after_rows=300,
+    retrain_every_rows=250,
+    n_trees=20,
+    tree_sample_rows=64,
+    calibration_window=200,
+    time_of_day_min_span_ms=6 * 60 * MINUTE_MS,
+)
+
+
+def noisy_series(rows: int, features: int = 2, seed: int = 0) -> tuple[list[int], list[list[float]]]:
+    """A daily-ish cycle plus noise, one row per 5 minutes."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    base = 40 + 10 * np.sin(2 * np.pi * t / 288)[:, None] + rng.normal(0, 2, size=(rows, features))
+    return [int(i * 5 * MINUTE_MS) for i in t], base.tolist()
+
+
+def test_scores_are_causal_across_the_switch_to_the_learned_model() -> None:
+    stamps, rows = noisy_series(1000)
+    full = score_series(stamps, rows, SMALL)
+    # Cut points before, at and after the first training (row 300) and the retrainings (550, 800).
+    for cut in (120, 299, 300, 301, 549, 551, 800, 999):
+        prefix = score_series(stamps[:cut], rows[:cut], SMALL)
+        assert prefix == full[:cut], f"scores before row {cut} changed when later rows were added"
+
+
+def test_score_series_uses_the_learned_model_after_enough_history() -> None:
+    stamps, rows = noisy_series(700)
+    detector = StreamingDetector(2, SMALL)
+    learned_flags = [detector.score(t, r).learned for t, r in zip(stamps, rows, strict=True)]
+    assert not any(learned_flags[:300])
+    assert all(learned_flags[300:])
+    assert detector.model is not None and detector.model.use_time_of_day
+
+
+def test_scores_are_deterministic() -> None:
+    stamps, rows = noisy_series(800, seed=3)
+    assert score_series(stamps, rows, SMALL) == score_series(stamps, rows, SMALL)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False), min_size=1, max_size=120)
+)
+def test_scores_stay_in_unit_interval(values: list[float]) -> None:
+    config = replace(SMALL, warmup_rows=0, auto_train=False)
+    detector = StreamingDetector(1, config)
+    for i, value in enumerate(values):
+        score = detector.score(i * 1000, [value])
+        assert 0.0 <= score.value <= 1.0
+        assert all(math.isfinite(c) and c >= 0 for c in score.contributions)
+
+
+_EXTREME = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1.7976931348623157e308, -1.7976931348623157e308, 1e308, -1e308, 5e-324, -5e-324, 0.0]),
+    st.floats(min_value=-10.0, max_value=10.0),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(_EXTREME, _EXTREME), min_size=1, max_size=80))
+def test_any_finite_values_score_finite_in_unit_interval_without_numpy_warnings(
+    rows: list[tuple[float, float]],
+) -> None:
+    """Values near +-1e308, subnormals and mixtures of both: every score finite in [0, 1], no RuntimeWarning."""
+    config = replace(SMALL, warmup_rows=0, learned_after_rows=40, retrain_every_rows=20, n_trees=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = score_series([i * 5000 for i in range(len(rows))], rows, config)
+        detector = StreamingDetector(2, replace(config, auto_train=False))
+        contributions = [detector.score(i * 5000, row).contributions for i, row in enumerate(rows)]
+    assert all(math.isfinite(score) and 0.0 <= score <= 1.0 for score in scores)
+    assert all(math.isfinite(c) and c >= 0 for row in contributions for c in row)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1e308] * 60,
+        [1e308 if i % 2 else -1e308 for i in range(60)],
+        [float(i % 7) for i in range(50)] + [1.7976931348623157e308] * 5 + [5e-324] * 5,
+    ],
+    ids=["constant-1e308", "alternating-sign-1e308", "calm-then-max-then-subnormal"],
+)
+def test_huge_values_through_the_learned_model_score_finite(values: list[float]) -> None:
+    """The default detector (learned model included) on huge finite values: finite scores, no warnings."""
+    config = replace(DetectorConfig(), learned_after_rows=40, retrain_every_rows=20, n_trees=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = score_series([i * 5000 for i in range(len(values))], [[v] for v in values], config)
+    assert all(math.isfinite(score) and 0.0 <= score <= 1.0 for score in scores)
+
+
+def test_clipping_leaves_ordinary_values_alone() -> None:
+    ordinary = np.array([0.0, -1e30, 1e30, 5e-324, 123.456])
+    assert clip_values(ordinary).tolist() == ordinary.tolist()
+    assert clip_values(np.array([1e308, -1e308])).tolist() == [VALUE_LIMIT, -VALUE_LIMIT]
+
+
+def test_spike_after_calm_scores_high_and_names_the_metric() -> None:
+    rng = np.random.default_rng(1)
+    detector = StreamingDetector(3, replace(SMALL, auto_train=False))
+    for i in range(400):
+        detector.score(i * 5000, (50 + rng.normal(0, 1), 20 + rng.normal(0, 1), 5 + rng.normal(0, 0.1)))
+    spike = detector.score(400 * 5000, (50.0, 45.0, 5.0))
+    assert spike.value >= DEFAULT_THRESHOLD
+    assert is_anomalous(spike.value)
+    assert max(range(3), key=lambda k: spike.contributions[k]) == 1
+
+
+def test_constant_series_scores_low() -> None:
+    scores = score_series([i * 5000 for i in range(600)], [[42.0, 7.0]] * 600, SMALL)
+    assert max(scores) < 0.1
+
+
+def test_step_after_constant_history_is_flagged_once_it_happens() -> None:
+    rows = [[10.0]] * 300 + [[20.0]] * 5
+    scores = score_series([i * 5000 for i in range(305)], rows, replace(SMALL, learned_weight=0.0))
+    assert max(scores[:300]) < 0.1
+    assert scores[300] >= DEFAULT_THRESHOLD
+
+
+def test_wrong_number_of_values_or_non_finite_is_rejected() -> None:
+    detector = StreamingDetector(2)
+    with pytest.raises(ValueError, match="expected 2 values"):
+        detector.score(0, [1.0])
+    with pytest.raises(ValueError, match="finite"):
+        detector.score(0, [1.0, float("nan")])
+
+
+def test_severity_bands() -> None:
+    assert [severity(s) for s in (0.0, 0.39, 0.4, 0.59, 0.6, 0.79, 0.8, 1.0)] == [
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+        "critical",
+        "critical",
+    ]
+    assert is_anomalous(0.5, 0.5) and not is_anomalous(0.49, 0.5)
+
+
+def trained_model(seed: int = 0) -> tuple[LearnedModel, list[int], list[list[float]]]:
+    stamps, rows = noisy_series(900, features=3, seed=seed)
+    return LearnedModel.train(stamps[:600], rows[:600], SMALL), stamps, rows
+
+
+def test_learned_model_matches_scikit_learn() -> None:
+    from sklearn.ensemble import IsolationForest
+
+    from scops_tui.detection.detector import _model_inputs
+
+    model, stamps, rows = trained_model()
+    inputs = _model_inputs(np.asarray(rows[:600]), np.asarray(stamps[:600]), 5, 20, model.use_time_of_day)
+    forest = IsolationForest(n_estimators=20, max_samples=64, random_state=SMALL.random_seed, n_jobs=1).fit(inputs)
+    expected = -forest.score_samples(inputs[:200])
+    np.testing.assert_allclose(model.raw_scores(inputs[:200]), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose([model.raw_score(x) for x in inputs[:50]], expected[:50], rtol=0, atol=1e-12)
+
+
+def test_json_round_trip_gives_identical_scores() -> None:
+    model, stamps, rows = trained_model()
+    restored = LearnedModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert restored.to_dict() == model.to_dict()
+    config = replace(SMALL, auto_train=False)
+    first = StreamingDetector(3, config, model=model)
+    second = StreamingDetector(3, config, model=restored)
+    for t, r in zip(stamps[600:], rows[600:], strict=True):
+        assert first.score(t, r) == second.score(t, r)
+
+
+def test_loading_and_scoring_a_model_never_imports_scikit_learn(tmp_path: Path) -> None:
+    model, _, _ = trained_model()
+    model_file = tmp_path / "model.json"
+    model_file.write_text(json.dumps(model.to_dict()))
+    script = f"""
+import json, sys
+from scops_tui.detection.detector import DetectorConfig, LearnedModel, StreamingDetector
+assert "sklearn" not in sys.modules and "scipy" not in sys.modules, "import of detector pulled them in"
+model = LearnedModel.from_dict(json.load(open({str(model_file)!r})))
+detector = StreamingDetector(3, DetectorConfig(auto_train=False), model=model)
+for i in range(50):
+    detector.score(i * 300000, [40.0 + i % 3, 41.0, 39.0])
+print("sklearn" in sys.modules, "scipy" in sys.modules, "pickle" in sys.modules and "used" or "")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split()[:2] == ["False", "False"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("left"), "left"),
+        (lambda d: d.update(format="pickle"), "format"),
+        (lambda d: d.update(version=99), "version"),
+        (lambda d: d.update(n_features="3"), "n_features"),
+        (lambda d: d.update(threshold=d["threshold"][:-1]), "equal lengths"),
+        (lambda d: d["threshold"].__setitem__(0, "x"), "threshold"),
+        (lambda d: d["feature"].__setitem__(0, 10_000), "feature index"),
+        (lambda d: d["left"].__setitem__(1, 0), "child index"),
+        (lambda d: d.update(roots=[]), "no trees"),
+        (lambda d: d.update(use_time_of_day=1), "use_time_of_day"),
+    ],
+)
+def test_invalid_model_dicts_are_rejected(change: object, message: str) -> None:
+    model, _, _ = trained_model()
+    data = json.loads(json.dumps(model.to_dict()))
+    change(data)  # type: ignore[operator]
+    with pytest.raises(ValueError, match=message):
+        LearnedModel.from_dict(data)
+
+
+def test_model_for_other_features_is_refused() -> None:
+    model, _, _ = trained_model()
+    with pytest.raises(ValueError, match="features"):
+        StreamingDetector(2, model=model)
+
+
+def test_a_daily_spike_alerts_once_not_every_day() -> None:
+    # Flat noise with the same spike at 02:00 each day: the first spike is news, later ones are not.
+    rng = np.random.default_rng(3)
+    rows_per_day = 288
+    days = 5
+    values = 10 + rng.normal(0, 0.5, size=rows_per_day * days)
+    spikes = [day * rows_per_day + 24 for day in range(1, days)]
+    for index in spikes:
+        values[index] = 60.0
+    stamps = [i * 5 * MINUTE_MS for i in range(len(values))]
+    scores = score_series(stamps, [[v] for v in values], replace(DetectorConfig(), learned_weight=0.0))
+    assert scores[spikes[0]] >= DEFAULT_THRESHOLD
+    assert all(scores[i] < DEFAULT_THRESHOLD for i in spikes[1:])
+    # Without the seasonal discount every spike would be flagged.
+    plain = score_series(stamps, [[v] for v in values], replace(DetectorConfig(), learned_weight=0.0, seasonal_days=0))
+    assert sum(plain[i] >= DEFAULT_THRESHOLD for i in spikes) > 1
+
+
+def test_new_settings_are_validated() -> None:
+    for change in ({"seasonal_days": -1}, {"seasonal_tolerance_ms": -5}, {"seasonal_discount": -0.1}):
+        with pytest.raises(ValueError, match=next(iter(change))):
+            DetectorConfig(**change)  # type: ignore[arg-type]
+
+
+def test_quantised_metric_at_its_usual_value_scores_zero() -> None:
+    # A metric that sits on one value most of the time with rare steps: the usual value is no news.
+    values = [0.066] * 900
+    for i in range(50, 900, 97):
+        values[i] = 0.134
+    scores = score_series([i * 5000 for i in range(900)], [[v] for v in values], DetectorConfig(learned_weight=0.0))
+    calm = [i for i in range(100, 900) if all(v == 0.066 for v in values[i - 20 : i + 1])]
+    assert calm and max(scores[i] for i in calm) == 0.0
