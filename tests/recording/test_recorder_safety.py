@@ -18,36 +18,15 @@ import pytest
 from scops_tui.detection.live import DetectionSettings
 from scops_tui.errors import DatabaseError
 from scops_tui.recording.recorder import Recorder
-from scops_tui.recording.sampler import CounterReading, HostSampler
+from scops_tui.recording.sampler import HostSampler
 from scops_tui.store import database as store
 from scops_tui.store.recorder_lock import RecorderLock
 from scops_tui.store.records import MetricRecord
+from tests.recording.test_recorder import RisingCounters
 
 SCOPS = [sys.executable, "-m", "scops_tui"]
 WALL = 1_800_000_000.0
 """Wall-clock seconds at the fake monotonic time 0."""
-
-
-class SteadyCounters:
-    """Counters that advance by a fixed step on every read."""
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    def read(self) -> CounterReading:
-        n = self.reads
-        self.reads += 1
-        return CounterReading(
-            cpu_busy_seconds=1.0 * n,
-            cpu_total_seconds=4.0 * n,
-            memory_percent=50.0,
-            disk_percent=20.0,
-            load=(0.5, 0.5, 0.5),
-            disk_read_bytes=100 * n,
-            disk_write_bytes=100 * n,
-            net_rx_bytes=100 * n,
-            net_tx_bytes=100 * n,
-        )
 
 
 class SteppingClock:
@@ -77,7 +56,7 @@ def record(
     db_path: Path, clock: SteppingClock, seconds: float, *, detect: bool = False, **kwargs: object
 ) -> tuple[Recorder, list[str]]:
     warnings: list[str] = []
-    sampler = HostSampler("stepper", SteadyCounters(), wall_clock=clock.wall, monotonic=clock.monotonic)
+    sampler = HostSampler("stepper", RisingCounters(), wall_clock=clock.wall, monotonic=clock.monotonic)
     recorder = Recorder(
         db_path,
         sampler,
