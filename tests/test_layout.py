@@ -11,7 +11,9 @@ from pathlib import Path
 
 import scops_tui
 
-HEAVY = ("textual", "rich", "sklearn", "scipy", "psycopg")
+HEAVY = ("textual", "rich", "sklearn", "scipy", "psycopg", "starlette", "uvicorn", "fastapi", "prometheus_client")
+HTTP_MODULES = ("scops_tui.api.app", "scops_tui.api.prometheus", "scops_tui.api.server")
+"""The modules of `serve` that import the HTTP stack; only `scops-tui serve` imports them (lazily)."""
 PACKAGE_DIR = Path(scops_tui.__file__).parent
 
 
@@ -25,10 +27,10 @@ def modules_of(package: str) -> list[str]:
 
 
 def headless_modules() -> list[str]:
-    """Every module outside `tui/`, except `__main__` (which runs the command line)."""
+    """Every module outside `tui/`, except `__main__` (which runs the command line) and the HTTP modules."""
     found = [m for m in modules_of("") if m != "scops_tui.__main__"]
-    for package in ("store", "recording", "detection", "transfer", "sync", "cli"):
-        found += modules_of(package)
+    for package in ("store", "recording", "detection", "transfer", "sync", "api", "cli"):
+        found += [m for m in modules_of(package) if m not in HTTP_MODULES]
     return found
 
 
@@ -52,7 +54,10 @@ def test_there_are_modules_to_check_in_every_package() -> None:
         "scops_tui.detection.detector",
         "scops_tui.transfer.importer",
         "scops_tui.sync.push",
+        "scops_tui.api.keys",
+        "scops_tui.api.usage",
         "scops_tui.cli.main",
+        "scops_tui.cli.serve",
         "scops_tui.config",
     ):
         assert expected in names
@@ -65,6 +70,12 @@ def test_no_module_outside_tui_imports_textual_or_a_heavy_library() -> None:
 def test_store_recording_transfer_and_cli_each_import_nothing_heavy() -> None:
     for package in ("store", "recording", "transfer", "cli"):
         assert loaded_after(modules_of(package), HEAVY) == [], package
+
+
+def test_only_the_serve_modules_load_the_http_stack() -> None:
+    assert set(HTTP_MODULES) <= set(modules_of("api"))
+    assert loaded_after([m for m in modules_of("api") if m not in HTTP_MODULES], HEAVY) == []
+    assert set(loaded_after(["scops_tui.api.server"], HEAVY)) == {"starlette", "uvicorn", "prometheus_client"}
 
 
 def test_the_cli_imports_no_heavy_library_to_start() -> None:
@@ -125,8 +136,8 @@ def test_there_is_no_import_cycle() -> None:
 
 
 def test_lower_packages_never_import_higher_ones() -> None:
-    # store < recording, detection, transfer, sync < cli, tui: a lower room never imports a higher one.
-    rank = {"store": 0, "recording": 2, "detection": 1, "transfer": 2, "sync": 2, "cli": 3, "tui": 3}
+    # store < detection < recording, transfer, sync < api < cli, tui: a lower room never imports a higher one.
+    rank = {"store": 0, "recording": 2, "detection": 1, "transfer": 2, "sync": 2, "api": 3, "cli": 4, "tui": 4}
     problems = []
     for module, targets in import_graph().items():
         parts = module.split(".")

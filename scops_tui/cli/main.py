@@ -18,9 +18,12 @@ from scops_tui.cli.db import db
 from scops_tui.cli.detect import detect
 from scops_tui.cli.export import export_command
 from scops_tui.cli.imports import import_group
+from scops_tui.cli.keys import keys
 from scops_tui.cli.model import model
 from scops_tui.cli.record import record
+from scops_tui.cli.serve import serve
 from scops_tui.cli.sync import sync
+from scops_tui.cli.users import users
 from scops_tui.errors import ScopsError
 
 
@@ -61,7 +64,21 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
         ctx.invoke(tui)
 
 
-for command in (tui, config_command, record, db, detect, model, anomalies, import_group, export_command, sync):
+for command in (
+    tui,
+    config_command,
+    record,
+    db,
+    detect,
+    model,
+    anomalies,
+    import_group,
+    export_command,
+    sync,
+    serve,
+    keys,
+    users,
+):
     main.add_command(command)
 
 
