@@ -4,8 +4,9 @@
 When the server cannot be reached the tests using these fixtures fail in CI (`CI=true`) with a clear
 message, and are skipped elsewhere.
 
-Bind the fixtures in a test module with `pg_url = pg.pg_url` (and `pg_server = pg.pg_server`). The
-module also makes local data for the sync tests: rows in all eight tables, as the program writes them.
+Bind the fixtures in a test module with `pg_url = pg.pg_url` (and `pg_server = pg.pg_server`);
+`tests/sync/conftest.py` binds them for its folder. The module also makes local data for the sync
+tests: rows in all eight tables, as the program writes them; `sync` runs a push to a URL.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,6 +31,8 @@ from scops_tui.detection.episodes import EpisodeSnapshot
 from scops_tui.store import database as store
 from scops_tui.store.records import MetricRecord
 from scops_tui.store.timestamps import now_ms
+from scops_tui.sync.push import run_sync
+from scops_tui.sync.report import SyncReport
 from scops_tui.sync.server import init_server
 from scops_tui.sync.target import resolve_target
 
@@ -79,6 +83,18 @@ def pg_server(pg_url: str) -> str:
     return pg_url
 
 
+def sync(db_path: Path, url: str, **kwargs: Any) -> SyncReport:
+    """One `run_sync` of the database at `db_path` to `url`."""
+    return run_sync(db_path, resolve_target(url), **kwargs)
+
+
+def scalar(url: str, query: str, params: tuple[Any, ...] = ()) -> Any:
+    """The first value of the first row `query` returns on the server (None for no row)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query, params).fetchone()
+        return row[0] if row else None
+
+
 def server_counts(url: str) -> dict[str, int]:
     """Row count of each synced table on the server."""
     with psycopg.connect(url) as conn:
@@ -90,6 +106,7 @@ def server_counts(url: str) -> dict[str, int]:
 
 # --- local data ---------------------------------------------------------------------------------------
 
+DAY_MS = 86_400_000
 T0 = (now_ms() // 3_600_000 - 3) * 3_600_000
 """Three hours ago, on the hour: the server makes daily partitions only for plausible days (up to now + 2)."""
 

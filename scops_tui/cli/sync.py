@@ -14,7 +14,7 @@ from scops_tui.cli.params import FiniteNumber, WholeNumber
 from scops_tui.store.timestamps import iso
 
 if TYPE_CHECKING:
-    from scops_tui.sync.push import SyncReport
+    from scops_tui.sync.report import SyncReport
     from scops_tui.sync.target import SyncTarget
 
 
@@ -109,20 +109,22 @@ def sync(
     if ctx.invoked_subcommand is not None:
         return
     from scops_tui.store import database as store
-    from scops_tui.sync import push as core
+    from scops_tui.sync import server
+    from scops_tui.sync.local import mark_target_used, pending_rows
+    from scops_tui.sync.push import run_sync
 
     target = _target(ctx, url)
     settings = ctx.obj["settings"]
     if init_server:
         conn = writer_for(ctx)
         database_id = store.database_id(conn)
-        applied, version = core.init_server(target)
-        core.mark_target_used(settings.db, target, busy_timeout_ms=settings.busy_timeout_ms)
+        applied, version = server.init_server(target)
+        mark_target_used(settings.db, target, busy_timeout_ms=settings.busy_timeout_ms)
         for name in applied:
             click.echo(f"applied {name}", err=True)
         state = "upgraded to" if applied else "already at"
         click.echo(f"-- server {target.display} {state} scops-tui schema version {version}", err=True)
-        click.echo(core.host_role_sql(database_id))
+        click.echo(server.host_role_sql(database_id))
         return
     if watch:
         _watch(target, settings, interval, batch_size)
@@ -131,11 +133,11 @@ def sync(
     if not dry_run and not as_json and sys.stderr.isatty():
         conn = store.open_database(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
         try:
-            progress = _Progress(sum(core.pending_rows(conn).values()))
+            progress = _Progress(sum(pending_rows(conn).values()))
         finally:
             conn.close()
     try:
-        report = core.run_sync(
+        report = run_sync(
             settings.db,
             target,
             batch_size=batch_size,
@@ -154,7 +156,8 @@ def sync(
 
 def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None:
     from scops_tui.recording.recorder import stop_on_signals
-    from scops_tui.sync import push as core
+    from scops_tui.sync.server import AuthenticationFailed
+    from scops_tui.sync.watch import watch_sync
 
     def reported(report: Any) -> None:
         if report.sent:
@@ -167,7 +170,7 @@ def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None
     stop = threading.Event()
     with stop_on_signals(stop):
         try:
-            runs = core.watch_sync(
+            runs = watch_sync(
                 settings.db,
                 target,
                 stop,
@@ -177,9 +180,9 @@ def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None
                 on_report=reported,
                 on_error=failed,
             )
-        except core.AuthenticationFailed as exc:
+        except AuthenticationFailed as exc:
             # The same credentials would be refused forever: stop, and say so.
-            raise core.AuthenticationFailed(f"{exc}; not retrying (fix the credentials, then start again)") from None
+            raise AuthenticationFailed(f"{exc}; not retrying (fix the credentials, then start again)") from None
     click.echo(f"sync stopped after {runs} successful run(s)", err=True)
 
 
@@ -189,7 +192,7 @@ def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None
 def sync_status_command(ctx: click.Context, as_json: bool) -> None:
     """Target (password masked), last success and error, pending rows per table, rejected rows."""
     from scops_tui.errors import ConfigError
-    from scops_tui.sync import push as core
+    from scops_tui.sync.local import sync_status
 
     url = ctx.obj.get("sync_url")
     settings = settings_for(ctx, pg_url=url)
@@ -198,7 +201,7 @@ def sync_status_command(ctx: click.Context, as_json: bool) -> None:
         display = _target(ctx, url).display
     except ConfigError:
         display = None
-    status = core.sync_status(settings.db, display, busy_timeout_ms=settings.busy_timeout_ms)
+    status = sync_status(settings.db, display, busy_timeout_ms=settings.busy_timeout_ms)
     if as_json:
         click.echo(json.dumps(status.as_json()))
         return
@@ -247,10 +250,10 @@ def sync_rejects(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from scops_tui.sync import push as core
+    from scops_tui.sync.rejects import read_rejects
 
     settings = settings_for(ctx)
-    rejects = core.read_rejects(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+    rejects = read_rejects(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
     if as_json:
         click.echo(json.dumps({"count": len(rejects), "rejects": [vars(reject) for reject in rejects]}))
     else:
@@ -265,18 +268,19 @@ def sync_rejects(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def sync_rejects_retry(ctx: click.Context, url: str | None, as_json: bool) -> None:
     """Send the refused rows again now (parents first), and nothing else; print what landed."""
-    from scops_tui.sync import push as core
+    from scops_tui.sync.push import run_sync
+    from scops_tui.sync.rejects import read_rejects
 
     url = url or ctx.obj.get("sync_url")
     target = _target(ctx, url)
     settings = settings_for(ctx, pg_url=url)
-    report = core.run_sync(settings.db, target, busy_timeout_ms=settings.busy_timeout_ms, rejects_only=True)
+    report = run_sync(settings.db, target, busy_timeout_ms=settings.busy_timeout_ms, rejects_only=True)
     if as_json:
         click.echo(json.dumps(report.as_json()))
         return
     tried = sum(t.retried for t in report.tables.values())
     landed = sum(t.inserted + t.updated for t in report.tables.values())
-    still = len(core.read_rejects(settings.db, busy_timeout_ms=settings.busy_timeout_ms))
+    still = len(read_rejects(settings.db, busy_timeout_ms=settings.busy_timeout_ms))
     click.echo(f"retried {tried:,} refused rows on {report.target}: {landed:,} landed, {still:,} still refused")
     if still:
         click.echo("see `scops-tui sync rejects` for the reasons", err=True)
@@ -289,13 +293,13 @@ def sync_rejects_retry(ctx: click.Context, url: str | None, as_json: bool) -> No
 def sync_rejects_drop(ctx: click.Context, ids: tuple[int, ...], yes: bool) -> None:
     """Give up on refused rows: they stop being pending and are no longer retried (IDs from `sync rejects`)."""
     from scops_tui.errors import ScopsError
-    from scops_tui.sync import push as core
+    from scops_tui.sync.rejects import drop_rejects
 
     if not yes:
         raise ScopsError(
             "dropping a reject gives up on sending that row (and lets `db prune` delete it); add --yes to confirm"
         )
     settings = settings_for(ctx)
-    dropped = core.drop_rejects(settings.db, list(ids), busy_timeout_ms=settings.busy_timeout_ms)
+    dropped = drop_rejects(settings.db, list(ids), busy_timeout_ms=settings.busy_timeout_ms)
     for reject in dropped:
         click.echo(f"dropped reject {reject.id}: {reject.table} id {reject.local_id} ({reject.reason})")

@@ -1,3 +1,4 @@
-"""Sync to PostgreSQL: the `push`, `local` checkpoints and rejects, the `server` side, table specs
-(`tables`) and the `target`.
+"""Sync to PostgreSQL: the run (`push`) and its `watch` loop, the `streams` each table sends, `batches` and the
+server `session` they go through, the `rejects` list, `local` checkpoints and status, the `server` side, table
+specs (`tables`), the `target`, and the run's `report`.
 """

@@ -1,7 +1,7 @@
 """Local bookkeeping of the PostgreSQL sync: cached checkpoints, last outcome, pending rows, status, prune guard.
 
 Everything here reads or writes the SQLite file only, so `sync status`, the TUI's Sync screen and
-`db prune` work without a connection.
+`db prune` work without a connection. The rejects list has its own module, `rejects`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scops_tui.store import database as store
 from scops_tui.store.timestamps import now_ms
+from scops_tui.sync.rejects import RejectedRow, list_rejects
 from scops_tui.sync.tables import SPECS
 from scops_tui.sync.target import SyncTarget
 
@@ -24,19 +25,6 @@ class SyncCheckpoint:
     last_id: int = 0
     change_updated_at: int = 0
     change_id: int = 0
-
-
-@dataclass(frozen=True)
-class RejectedRow:
-    """A row the server refused, kept locally with the reason."""
-
-    table: str
-    local_id: int
-    sqlstate: str | None
-    reason: str
-    rejected_at: int
-    id: int = 0
-    """The entry's own id, as `sync rejects drop ID` takes it."""
 
 
 @dataclass(frozen=True)
@@ -205,50 +193,5 @@ def sync_status(
                 rejects=rejects,
                 pending_rejected=pending_rejected(conn),
             )
-    finally:
-        conn.close()
-
-
-def list_rejects(conn: sqlite3.Connection, limit: int | None = None) -> list[RejectedRow]:
-    """The rejects list, newest first (all of it when `limit` is None)."""
-    return [
-        RejectedRow(row[0], int(row[1]), row[2], row[3], int(row[4]), int(row[5]))
-        for row in conn.execute(
-            "SELECT table_name, local_id, sqlstate, reason, rejected_at, id FROM sync_rejects "
-            "ORDER BY rejected_at DESC, id DESC LIMIT ?",
-            (-1 if limit is None else limit,),
-        )
-    ]
-
-
-def read_rejects(db_path: Path, *, busy_timeout_ms: int = 5000) -> list[RejectedRow]:
-    """Every row the server refused, newest first, read locally (`scops-tui sync rejects`)."""
-    conn = store.open_database(db_path, busy_timeout_ms=busy_timeout_ms, create=False)
-    try:
-        with store.sqlite_errors(db_path):
-            return list_rejects(conn)
-    finally:
-        conn.close()
-
-
-def drop_rejects(db_path: Path, ids: list[int], *, busy_timeout_ms: int = 5000) -> list[RejectedRow]:
-    """Forget the rejects `ids` (all or none): their rows stop being pending, and `db prune` may delete them.
-
-    Raises ScopsError naming the ids that are not on the list; returns the entries dropped.
-    """
-    from scops_tui.errors import ScopsError
-
-    conn = store.open_database(db_path, busy_timeout_ms=busy_timeout_ms, create=False)
-    try:
-        with store.sqlite_errors(db_path), store.transaction(conn):
-            wanted = sorted(set(ids))
-            found = {reject.id: reject for reject in list_rejects(conn) if reject.id in wanted}
-            missing = [i for i in wanted if i not in found]
-            if missing:
-                raise ScopsError(
-                    f"no reject with id {', '.join(map(str, missing))}; `scops-tui sync rejects` lists them"
-                )
-            conn.executemany("DELETE FROM sync_rejects WHERE id = ?", [(i,) for i in wanted])
-            return [found[i] for i in wanted]
     finally:
         conn.close()

@@ -10,7 +10,7 @@ from scops_tui.detection.registry import ModelVersion
 from scops_tui.detection.review import Episode
 from scops_tui.recording.processes import ProcessUsage
 from scops_tui.store.records import MetricRecord
-from scops_tui.sync.push import SyncReport
+from scops_tui.sync.report import SyncReport
 from scops_tui.tui.readers import HistoryView, StatusFacts, SyncView
 
 

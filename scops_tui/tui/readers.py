@@ -25,7 +25,7 @@ from scops_tui.sync.local import SyncStatus
 from scops_tui.sync.target import SyncTarget, target_for
 
 if TYPE_CHECKING:
-    from scops_tui.sync.push import SyncReport
+    from scops_tui.sync.report import SyncReport
 
 ReviewAction = Literal["acknowledge", "confirm", "false_positive", "resolve"]
 

@@ -11,19 +11,9 @@ import pytest
 
 from scops_tui.store import database as store
 from scops_tui.store import maintenance
-from scops_tui.sync.push import drop_rejects, pending_rows, read_rejects, run_sync, sync_status
-from scops_tui.sync.target import resolve_target
-from tests import pg
-from tests.pg import T0, add_metrics, admin_connect, fill, server_counts
-
-pg_url = pg.pg_url
-pg_server = pg.pg_server
-
-DAY_MS = 86_400_000
-
-
-def sync(db_path: Path, url: str, **kwargs: Any) -> Any:
-    return run_sync(db_path, resolve_target(url), **kwargs)
+from scops_tui.sync.local import pending_rows, sync_status
+from scops_tui.sync.rejects import drop_rejects, read_rejects
+from tests.pg import DAY_MS, T0, add_metrics, admin_connect, fill, server_counts, sync
 
 
 def admin(url: str) -> psycopg.Connection[Any]:

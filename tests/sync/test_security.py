@@ -11,14 +11,10 @@ import psycopg
 import pytest
 
 from scops_tui.store import database as store
-from scops_tui.sync.push import SyncError, run_sync
-from scops_tui.sync.server import host_role_name, host_role_sql
+from scops_tui.sync.push import run_sync
+from scops_tui.sync.server import SyncError, host_role_name, host_role_sql
 from scops_tui.sync.target import resolve_target
-from tests import pg
 from tests.pg import add_metrics, admin_connect, fill, url_for
-
-pg_url = pg.pg_url
-pg_server = pg.pg_server
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Stati
 from textual.worker import get_current_worker
 
 from scops_tui.store.database import TABLES
-from scops_tui.sync.push import SyncReport
+from scops_tui.sync.report import SyncReport
 from scops_tui.sync.server import one_line
 from scops_tui.tui import formatting, readers
 from scops_tui.tui.messages import SyncFinished, SyncLoaded, SyncProgress

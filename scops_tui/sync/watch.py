@@ -1,0 +1,53 @@
+"""`sync --watch`: a push every interval until stopped; failures retried with backoff, a refused login ends it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from scops_tui.sync.push import DEFAULT_BATCH_SIZE, backoff_delays, run_sync
+from scops_tui.sync.report import ProgressCallback, SyncReport
+from scops_tui.sync.server import AuthenticationFailed, SyncError
+from scops_tui.sync.target import SyncTarget
+
+
+def watch_sync(
+    db_path: Path,
+    target: SyncTarget,
+    stop: threading.Event,
+    *,
+    interval: float = 10.0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    busy_timeout_ms: int = 5000,
+    on_report: Callable[[SyncReport], None] | None = None,
+    on_error: Callable[[str, float], None] | None = None,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Sync every `interval` seconds until `stop` is set; on failure retry with backoff (0.25 s to 60 s).
+
+    Returns the number of successful runs. Errors are reported through `on_error(message, seconds until
+    the next try)` and retried, except a refused login: retrying the same credentials cannot help, so
+    AuthenticationFailed ends the loop (raised to the caller).
+    """
+    runs = 0
+    delays = backoff_delays()
+    while not stop.is_set():
+        try:
+            report = run_sync(
+                db_path, target, batch_size=batch_size, busy_timeout_ms=busy_timeout_ms, progress=progress, stop=stop
+            )
+        except AuthenticationFailed:
+            raise
+        except SyncError as exc:
+            wait = next(delays)
+            if on_error:
+                on_error(str(exc), wait)
+            stop.wait(wait)
+            continue
+        runs += 1
+        delays = backoff_delays()
+        if on_report:
+            on_report(report)
+        stop.wait(interval)
+    return runs
