@@ -9,7 +9,7 @@ Each measured step runs in a child process of its own, so its peak RSS (VmHWM) b
 * `export csv`: `export.export_table(metrics, csv)` to a file (the `scops-tui export metrics --out` path,
   atomic write included);
 * `export jsonl`: the same as JSON Lines;
-* `import csv`: `importer.import_metrics` of the exported CSV into a fresh database (validation, conversion
+* `import csv`: `metrics_import.import_metrics` of the exported CSV into a fresh database (validation, conversion
   and the one transaction; the round-trip file has every metrics column).
 
 For each step: rows/s of wall time, rows per CPU-second of the child (`time.process_time`), RSS before the
@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import HostLoad, invocation, machine, shown, synthesise, write_json
 from scops_tui.store import database as store
 from scops_tui.store.records import MetricRecord
-from scops_tui.transfer import export, importer
+from scops_tui.transfer import csv_metrics, export, metric_rows, metrics_import
 
 
 def _status_kib(field: str) -> int:
@@ -95,7 +95,7 @@ def run_step(step: str, db: Path, data: Path, profile: bool) -> dict[str, object
         conn.close()
     else:
         conn = store.open_database(db)
-        report = importer.import_metrics(conn, data, created_by=store.user_id(conn, store.SYSTEM_USERNAME))
+        report = metrics_import.import_metrics(conn, data, created_by=store.user_id(conn, store.SYSTEM_USERNAME))
         rows = report.added
         conn.close()
     if profiler:
@@ -150,7 +150,8 @@ def breakdown(db: Path, data: Path) -> dict[str, float]:
         f"import: numpy parses {len(numeric)} numeric columns", lambda: [np.array(c, dtype=np.float64) for c in numeric]
     )
     timed(
-        "import: numpy parses 2 timestamp columns", lambda: [importer._fast_times(columns_of[i], UTC) for i in (1, 17)]
+        "import: numpy parses 2 timestamp columns",
+        lambda: [csv_metrics._fast_times(columns_of[i], UTC) for i in (1, 17)],
     )
     target = db.with_name("breakdown-target.db")
     conn = store.open_database(target)
@@ -162,7 +163,7 @@ def breakdown(db: Path, data: Path) -> dict[str, float]:
 
     def insert() -> None:
         with store.transaction(conn):
-            writer = importer._MetricsWriter(conn)
+            writer = metric_rows.MetricsWriter(conn)
             for start in range(0, rows, 5000):
                 writer.write(encoded[start : start + 5000])
 

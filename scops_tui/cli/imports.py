@@ -139,10 +139,11 @@ def import_metrics_command(
 ) -> None:
     """Import metrics from a legacy JSON array or a CSV file (a timestamp column plus metric columns)."""
     from scops_tui.store import database as store
-    from scops_tui.transfer import importer
+    from scops_tui.transfer.importer import resolve_timezone
+    from scops_tui.transfer.metrics_import import check_metrics_options, import_metrics
 
-    zone = importer.resolve_timezone(timezone)
-    guessed = importer.check_metrics_options(file, file_format=file_format, source=source, column=column)
+    zone = resolve_timezone(timezone)
+    guessed = check_metrics_options(file, file_format=file_format, source=source, column=column)
     length = _file_size(file) if guessed == "csv" else 0
     settings = settings_for(ctx)
     with (
@@ -151,7 +152,7 @@ def import_metrics_command(
         progress_bar(f"importing {file.name}", length) as progress,
     ):
         created_by = store.user_id(conn, store.SYSTEM_USERNAME)
-        report = importer.import_metrics(
+        report = import_metrics(
             conn,
             file,
             created_by=created_by,
@@ -175,13 +176,14 @@ def import_metrics_command(
 def import_model_command(ctx: click.Context, file: Path, timezone: str, name: str | None) -> None:
     """Import a legacy model description as a model and a ready version (deploy it with `model deploy`)."""
     from scops_tui.store import database as store
-    from scops_tui.transfer import importer
+    from scops_tui.transfer.importer import check_option, resolve_timezone
+    from scops_tui.transfer.legacy_models import import_models
 
-    zone = importer.resolve_timezone(timezone)
-    importer.check_option("--name", name)
+    zone = resolve_timezone(timezone)
+    check_option("--name", name)
     with _import_database(ctx, file) as conn, store.sqlite_errors(settings_for(ctx).db):
         created_by = store.user_id(conn, store.SYSTEM_USERNAME)
-        report = importer.import_models(conn, file, created_by=created_by, timezone=zone, name=name)
+        report = import_models(conn, file, created_by=created_by, timezone=zone, name=name)
     click.echo(report.summary())
 
 
@@ -192,10 +194,11 @@ def import_model_command(ctx: click.Context, file: Path, timezone: str, name: st
 def import_api_keys_command(ctx: click.Context, file: Path, timezone: str) -> None:
     """Import the legacy API key file; only a SHA-256 hash of each key is stored."""
     from scops_tui.store import database as store
-    from scops_tui.transfer import importer
+    from scops_tui.transfer.importer import resolve_timezone
+    from scops_tui.transfer.legacy_keys import import_api_keys
 
-    zone = importer.resolve_timezone(timezone)
+    zone = resolve_timezone(timezone)
     with _import_database(ctx, file) as conn, store.sqlite_errors(settings_for(ctx).db):
         created_by = store.user_id(conn, store.SYSTEM_USERNAME)
-        report = importer.import_api_keys(conn, file, created_by=created_by, timezone=zone)
+        report = import_api_keys(conn, file, created_by=created_by, timezone=zone)
     click.echo(report.summary())

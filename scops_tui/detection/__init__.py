@@ -1,3 +1,3 @@
 """Detection: the scorer (`detector`), `episodes`, `live` detection in the recorder, `training`,
-the model `registry` and `review`.
+the model `registry`, `review`, and scoring by the legacy thresholds (`rules`).
 """

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from scops_tui.cli.main import main
 from scops_tui.store import database as store
 from tests.conftest import shared_file
-from tests.transfer.test_importer import database_fingerprint
+from tests.transfer.helpers import database_fingerprint
 
 _DEEP = "__DEEP_{}__"
 _HUGE = "__HUGE__"

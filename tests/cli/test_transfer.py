@@ -80,7 +80,7 @@ def test_export_errors_are_one_line(db_path: Path) -> None:
 
 
 def _fingerprint(db: Path) -> tuple[dict[str, int], str]:
-    from tests.transfer.test_importer import database_fingerprint
+    from tests.transfer.helpers import database_fingerprint
 
     conn = store.open_database(db)
     try:

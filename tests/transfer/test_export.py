@@ -15,7 +15,7 @@ import pytest
 
 from scops_tui.store import database as store
 from scops_tui.store.records import MetricRecord
-from scops_tui.transfer import export, importer
+from scops_tui.transfer import csv_metrics, export, legacy_keys, legacy_models, metrics_import
 from scops_tui.transfer.export import ExportError, ExportRequest
 from tests.conftest import shared_file
 
@@ -59,16 +59,18 @@ def _seed(conn: sqlite3.Connection) -> None:
 
 def test_metrics_csv_round_trip_gives_the_same_rows(conn: sqlite3.Connection, tmp_path: Path) -> None:
     _seed(conn)
-    importer.import_metrics(conn, shared_file("data", "legacy", "real_training_data.json"), created_by=_system(conn))
+    metrics_import.import_metrics(
+        conn, shared_file("data", "legacy", "real_training_data.json"), created_by=_system(conn)
+    )
     path = tmp_path / "metrics.csv"
     with export.write_atomically(path) as handle:
         assert export.export_table(conn, ExportRequest("metrics"), handle) == 155
     fresh = store.open_database(tmp_path / "fresh.db")
-    report = importer.import_metrics(fresh, path, created_by=_system(fresh))
+    report = metrics_import.import_metrics(fresh, path, created_by=_system(fresh))
     assert report.added == 155
     select = f"SELECT {', '.join(_DATA_COLUMNS)} FROM metrics ORDER BY id"  # noqa: S608
     assert fresh.execute(select).fetchall() == conn.execute(select).fetchall()
-    assert importer.import_metrics(fresh, path, created_by=_system(fresh)).present == 155
+    assert metrics_import.import_metrics(fresh, path, created_by=_system(fresh)).present == 155
     fresh.close()
 
 
@@ -79,10 +81,10 @@ def test_vectorised_and_row_by_row_import_agree(
     path = tmp_path / "metrics.csv"
     path.write_text(_export(conn, "metrics"))
     fast = store.open_database(tmp_path / "fast.db")
-    importer.import_metrics(fast, path, created_by=_system(fast))
-    monkeypatch.setattr(importer, "_fast_times", lambda column, zone: None)
+    metrics_import.import_metrics(fast, path, created_by=_system(fast))
+    monkeypatch.setattr(csv_metrics, "_fast_times", lambda column, zone: None)
     slow = store.open_database(tmp_path / "slow.db")
-    importer.import_metrics(slow, path, created_by=_system(slow))
+    metrics_import.import_metrics(slow, path, created_by=_system(slow))
     select = f"SELECT {', '.join(_DATA_COLUMNS)} FROM metrics ORDER BY id"  # noqa: S608
     assert fast.execute(select).fetchall() == slow.execute(select).fetchall() == conn.execute(select).fetchall()
     fast.close()
@@ -119,7 +121,7 @@ def test_jsonl_and_json_hold_typed_values(conn: sqlite3.Connection) -> None:
 
 
 def test_json_columns_nest_and_uuids_are_text(conn: sqlite3.Connection) -> None:
-    importer.import_models(conn, shared_file("data", "legacy", "real_data_model.json"), created_by=_system(conn))
+    legacy_models.import_models(conn, shared_file("data", "legacy", "real_data_model.json"), created_by=_system(conn))
     (version,) = [json.loads(line) for line in _export(conn, "ml_model_versions", "jsonl").splitlines()]
     assert version["thresholds"]["cpu_usage"] == pytest.approx(12.12902475938089)
     assert version["model_config"]["legacy_model_type"] == "rule_based_real_data"
@@ -131,7 +133,7 @@ def test_json_columns_nest_and_uuids_are_text(conn: sqlite3.Connection) -> None:
 def test_api_keys_export_holds_no_key(conn: sqlite3.Connection) -> None:
     path = shared_file("data", "legacy", "api_keys_db.json")
     keys = json.loads(path.read_text())
-    importer.import_api_keys(conn, path, created_by=_system(conn))
+    legacy_keys.import_api_keys(conn, path, created_by=_system(conn))
     for file_format in export.FORMATS:
         text = _export(conn, "api_keys", file_format)
         assert "ops-admin" in text
