@@ -22,7 +22,7 @@ from scops_tui.store.timestamps import now_ms
 log = logging.getLogger("scops_tui.api")
 
 # `_created` series double every counter and histogram; Prometheus does not need them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CACHE_SECONDS = 1.0
