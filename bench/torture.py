@@ -374,6 +374,12 @@ class Torture:
             else:
                 process.terminate()
                 _, stderr = process.communicate(timeout=120)
+                if process.returncode == -signal.SIGTERM and "syncing" not in stderr:
+                    # SIGTERM came before the command had started (on a loaded host, while Python was still
+                    # importing): the default action killed it, like a SIGKILL, before it could sync anything.
+                    with self.lock:
+                        self.figures.sync_kills += 1
+                    continue
                 if process.returncode != 0:
                     self.error(f"sync --watch after SIGTERM exited {process.returncode}: {stderr[-300:]}")
                 self.count("sync --watch")

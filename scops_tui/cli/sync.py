@@ -166,9 +166,10 @@ def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None
     def failed(message: str, wait: float) -> None:
         click.echo(f"scops-tui: sync: {message} (retrying in {wait:.1f} s)", err=True)
 
-    click.echo(f"syncing {settings.db} to {target.display} every {interval:g} s (Ctrl-C to stop)", err=True)
     stop = threading.Event()
     with stop_on_signals(stop):
+        # Said once SIGINT/SIGTERM are handled: from here on a stop request flushes and exits 0.
+        click.echo(f"syncing {settings.db} to {target.display} every {interval:g} s (Ctrl-C to stop)", err=True)
         try:
             runs = watch_sync(
                 settings.db,
