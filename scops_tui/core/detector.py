@@ -40,7 +40,7 @@ default period of 5 s, 8,000 rows are about 11 hours; on NAB's 5-minute data, ab
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -74,6 +74,8 @@ MODEL_FORMAT = "scops-tui/isolation-forest"
 MODEL_FORMAT_VERSION = 1
 
 _DAY_MS = 86_400_000
+# score_series reports progress every this many rows.
+_PROGRESS_ROWS = 1000
 # Shape features per metric: level, first difference, short mean, rolling standard deviation.
 _FEATURES_PER_METRIC = 4
 _LN10 = math.log(10.0)
@@ -936,12 +938,17 @@ class StreamingDetector:
 
 
 def score_series(
-    timestamps_ms: Sequence[int], rows: Sequence[Sequence[float]], config: DetectorConfig | None = None
+    timestamps_ms: Sequence[int],
+    rows: Sequence[Sequence[float]],
+    config: DetectorConfig | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Score a whole series exactly as a stream would, including inline training and retraining.
 
     ``config.auto_train`` is forced on so the switch to the learned model happens as in a long-running
-    detector. Row ``i``'s score depends only on rows ``0..i``.
+    detector. Row ``i``'s score depends only on rows ``0..i``. Rows are scored in the order given, whatever
+    their timestamps (a clock that steps back or repeats changes nothing but the time of day they show).
+    ``progress``, if given, is called with the number of rows scored since its previous call.
     """
     if len(timestamps_ms) != len(rows):
         raise ValueError(f"{len(timestamps_ms)} timestamps for {len(rows)} rows")
@@ -949,4 +956,11 @@ def score_series(
         return []
     cfg = replace(config or DetectorConfig(), auto_train=True)
     detector = StreamingDetector(len(rows[0]), cfg)
-    return [detector.score(int(t), row).value for t, row in zip(timestamps_ms, rows, strict=True)]
+    scores: list[float] = []
+    for index, (t, row) in enumerate(zip(timestamps_ms, rows, strict=True)):
+        scores.append(detector.score(int(t), row).value)
+        if progress is not None and (index + 1) % _PROGRESS_ROWS == 0:
+            progress(_PROGRESS_ROWS)
+    if progress is not None and len(rows) % _PROGRESS_ROWS:
+        progress(len(rows) % _PROGRESS_ROWS)
+    return scores
