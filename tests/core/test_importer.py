@@ -385,7 +385,7 @@ def test_rule_scores_on_the_legacy_data_against_its_labels(conn: sqlite3.Connect
     importer.import_metrics(conn, shared_file("data", "legacy", "real_training_data.json"), created_by=_system(conn))
     assert importer.evaluate_rules(conn, real.id, "historical_data", _system(conn)) == 145
     assert importer.evaluate_rules(conn, real.id, "historical_data", _system(conn)) == 0
-    _version, quality = registry.evaluate(conn, real.id)
+    quality = registry.evaluate(conn, real.id).samples
     assert quality.labelled == 145
     assert quality.true_positives + quality.false_negatives == 10
 
