@@ -732,6 +732,7 @@ class _Tails:
         self.log_size = self.log_tail_share = 0.0
         self.upper_start = self.lower_start = np.zeros(width)
         self.upper_scale = self.lower_scale = np.ones(width)
+        self.upper_params = self.lower_params = np.zeros((4, width))
 
     def refresh(self, past: FloatArray, magnitude: FloatArray | None = None, metrics: int = 0) -> FloatArray:
         """Summarise these past feature rows and return the typical magnitude of each metric.
@@ -775,6 +776,9 @@ class _Tails:
         self.inner_slope_down = (log_band_share - half) / np.maximum(median - self.band_edge_low, floor)
         self.inner_cap = log_band_share
         self.band_rows = band
+        # Per side: tail start, tail scale, slope of the inner line, band edge (one where() picks a side).
+        self.upper_params = np.stack([self.upper_start, self.upper_scale, self.inner_slope_up, self.band_edge_high])
+        self.lower_params = np.stack([self.lower_start, self.lower_scale, self.inner_slope_down, self.band_edge_low])
         self.ready = True
         return magnitude
 
@@ -797,17 +801,14 @@ class _Tails:
         if not self.ready:
             return np.zeros_like(features)
         up = features >= self.median
-        beyond = np.where(up, features > self.upper_start, features < self.lower_start)
-        excess = np.where(
-            up, (features - self.upper_start) / self.upper_scale, (self.lower_start - features) / self.lower_scale
-        )
-        inner = np.where(
-            up, self.inner_slope_up * (features - self.median), self.inner_slope_down * (self.median - features)
-        )
-        log_p = np.maximum(-math.log10(2.0) + inner, self.inner_cap)
-        # Counts are exact only while some band value lies beyond x; when the whole band ties with or
-        # passes x (a flat or quantised metric), the straight line is the better estimate.
-        in_band = np.where(up, features >= self.band_edge_high, features <= self.band_edge_low)
+        # Each value is judged on one side: the upper tail above the median, the lower tail below it.
+        # Distances are signed so that positive means "further out" on that side (a - b == -(b - a)
+        # exactly, so this equals the two-sided formulas bit for bit).
+        sign = np.where(up, 1.0, -1.0)
+        start, scale, slope, edge = np.where(up, self.upper_params[:, None, :], self.lower_params[:, None, :])
+        outward = sign * (features - start)
+        log_p = np.maximum(-math.log10(2.0) + slope * (sign * (features - self.median)), self.inner_cap)
+        in_band = sign * (features - edge) >= 0.0
         if in_band.any():
             # Exact counts, only for the few values in an outer band.
             values = features[in_band]
@@ -818,9 +819,10 @@ class _Tails:
                 (self.lowest[:, columns] <= values).sum(axis=0),
             )
             exact = counted < self.band_rows
-            band_log_p = np.where(exact, np.log10(np.maximum(counted, 1)) - self.log_size, log_p[in_band])
-            log_p[in_band] = band_log_p
-        log_p = np.where(beyond, self.log_tail_share - self._log_decay(excess), log_p)
+            log_p[in_band] = np.where(exact, np.log10(np.maximum(counted, 1)) - self.log_size, log_p[in_band])
+        beyond = outward > 0.0
+        if beyond.any():
+            log_p[beyond] = self.log_tail_share - self._log_decay(outward[beyond] / scale[beyond])
         return np.asarray(-log_p, dtype=np.float64)
 
 
