@@ -66,7 +66,7 @@ class Scenario:
     description: str = ""
 
 
-def scenarios(scratch: Path, scale: float = 1.0) -> list[Scenario]:
+def scenarios(scratch: Path, scale: float = 1.0, calm_seconds: float = 900.0) -> list[Scenario]:
     """The scenarios, in the order they run (`scale` shortens every duration, for a smoke run)."""
     hdd = ["--temp-path", str(scratch / "hdd"), "--hdd-bytes", "512M"]
     calm, fault, after = 150.0 * scale, max(int(90 * scale), 1), 90.0 * scale
@@ -97,7 +97,7 @@ def scenarios(scratch: Path, scale: float = 1.0) -> list[Scenario]:
             "one CPU burner, 2 GB held and a write storm together",
         ),
         Scenario("periodic", (120.0 + 60.0 * 8 + 30.0) * scale, periodic, "routine job: 10 s CPU burst every 60 s"),
-        Scenario("calm", 900.0 * scale, [], "15 minutes of the host as it is"),
+        Scenario("calm", calm_seconds * scale, [], f"{calm_seconds * scale / 60:g} minutes of the host as it is"),
     ]
 
 
@@ -117,9 +117,11 @@ def _run_fault(fault: Fault, started: float, windows: list[dict[str, Any]], log:
         log.append(f"{' '.join(command)} exited {result.returncode}: {result.stderr.strip()[:300]}")
 
 
-def record_scenario(scenario: Scenario, workdir: Path) -> tuple[Path, dict[str, Any]]:
-    """Record one scenario into `workdir/<name>.db`; return the database and the fault windows."""
-    db = workdir / f"{scenario.name}.db"
+def record_scenario(scenario: Scenario, workdir: Path, one_db: bool = False) -> tuple[Path, dict[str, Any]]:
+    """Record one scenario into `workdir/<name>.db` (or, with `one_db`, into `workdir/scenarios.db` under
+    one source, so the recorder starts with the earlier scenarios as its history, like a host that has
+    been recording for a while); return the database and the scenario's window and fault windows."""
+    db = workdir / ("scenarios.db" if one_db else f"{scenario.name}.db")
     scratch = workdir / "hdd"
     scratch.mkdir(exist_ok=True)
     recorder = subprocess.Popen(
@@ -135,12 +137,13 @@ def record_scenario(scenario: Scenario, workdir: Path) -> tuple[Path, dict[str, 
             "--duration",
             str(scenario.total),
             "--source",
-            f"scenario-{scenario.name}",
+            "scenarios" if one_db else f"scenario-{scenario.name}",
             "--quiet",
         ],
         stdin=subprocess.DEVNULL,
     )
     started = time.monotonic()
+    since = int(time.time() * 1000)
     windows: list[dict[str, Any]] = []
     log: list[str] = []
     for fault in scenario.faults:
@@ -152,17 +155,22 @@ def record_scenario(scenario: Scenario, workdir: Path) -> tuple[Path, dict[str, 
         "scenario": scenario.name,
         "description": scenario.description,
         "interval_s": INTERVAL_S,
+        "recorded_from_ms": since,
+        "recorded_to_ms": int(time.time() * 1000),
         "faults": windows,
         "errors": log,
     }
     return db, meta
 
 
-def trace_rows(db: Path) -> list[dict[str, Any]]:
-    """The recorded samples: timestamp (ms) and the detected metrics in plain units."""
+def trace_rows(db: Path, since: int = 0, until: int = 2**62) -> list[dict[str, Any]]:
+    """The recorded samples (between `since` and `until`): timestamp (ms) and the metrics in plain units."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     columns = ", ".join(DETECTED_METRICS)
-    rows = conn.execute(f"SELECT timestamp, {columns} FROM metrics ORDER BY timestamp").fetchall()  # noqa: S608
+    rows = conn.execute(
+        f"SELECT timestamp, {columns} FROM metrics WHERE timestamp BETWEEN ? AND ? ORDER BY timestamp",  # noqa: S608
+        (since, until),
+    ).fetchall()
     conn.close()
     out = []
     for row in rows:
@@ -174,11 +182,13 @@ def trace_rows(db: Path) -> list[dict[str, Any]]:
     return out
 
 
-def recorded_episodes(db: Path) -> list[tuple[int, int]]:
-    """(start, end) of each episode the recorder wrote."""
+def recorded_episodes(db: Path, since: int = 0, until: int = 2**62) -> list[tuple[int, int]]:
+    """(start, end) of each episode the recorder wrote that ends at or after `since` and starts by `until`."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     rows = conn.execute(
-        "SELECT timestamp, coalesce(end_timestamp, timestamp) FROM anomaly_predictions ORDER BY timestamp"
+        "SELECT timestamp, coalesce(end_timestamp, timestamp) FROM anomaly_predictions "
+        "WHERE coalesce(end_timestamp, timestamp) >= ? AND timestamp <= ? ORDER BY timestamp",
+        (since, until),
     ).fetchall()
     conn.close()
     return [(int(a), int(b)) for a, b in rows]
@@ -230,11 +240,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     rec = sub.add_parser("record", help="record the scenarios on this host (needs stress-ng)")
     rec.add_argument("--only", help="comma-separated scenario names (default: all)")
     rec.add_argument("--workdir", type=Path, help="keep the databases here (default: a temporary folder)")
+    rec.add_argument(
+        "--one-db",
+        action="store_true",
+        help="record every scenario into one database under one source, in the order given by --only",
+    )
+    rec.add_argument("--calm-seconds", type=float, default=900.0, help="length of the calm scenario")
     rec.add_argument("--scale", type=float, default=1.0, help="multiply every duration (a quick smoke run)")
     rec.add_argument("--save-fixtures", type=Path, help="write each trace as CSV + JSON into this folder")
     rep = sub.add_parser("replay", help="replay saved traces through the live detection path")
     rep.add_argument("folder", type=Path)
     rep.add_argument("--only", help="comma-separated scenario names (default: every trace in the folder)")
+    rep.add_argument(
+        "--history",
+        metavar="NAME",
+        help="start the recorder with this trace (e.g. calm) as its recorded history, as after a restart",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "record":
@@ -243,20 +264,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scops-scenarios-"))
         workdir.mkdir(parents=True, exist_ok=True)
-        chosen = scenarios(workdir, args.scale)
+        chosen = scenarios(workdir, args.scale, args.calm_seconds)
         if args.only:
-            wanted = set(args.only.split(","))
-            chosen = [s for s in chosen if s.name in wanted]
+            by_name = {s.name: s for s in chosen}
+            chosen = [by_name[name] for name in args.only.split(",")]
         results = []
         for scenario in chosen:
             print(f"recording {scenario.name}: {scenario.description} ({scenario.total:.0f} s)", file=sys.stderr)
-            db, meta = record_scenario(scenario, workdir)
-            rows = trace_rows(db)
+            db, meta = record_scenario(scenario, workdir, args.one_db)
+            since, until = meta["recorded_from_ms"], meta["recorded_to_ms"]
+            rows = trace_rows(db, since, until)
             for line in meta["errors"]:
                 print(f"  warning: {line}", file=sys.stderr)
             if args.save_fixtures:
                 save_fixture(args.save_fixtures, scenario.name, rows, meta)
-            figures = judge(scenario.name, [r["timestamp_ms"] for r in rows], meta["faults"], recorded_episodes(db))
+            episodes = recorded_episodes(db, since, until)
+            figures = judge(scenario.name, [r["timestamp_ms"] for r in rows], meta["faults"], episodes)
             results.append(figures)
         print_table(results)
         print(f"\n(databases in {workdir})", file=sys.stderr)
@@ -265,20 +288,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = sorted(p.stem for p in args.folder.glob("*.json"))
     if args.only:
         names = [n for n in names if n in set(args.only.split(","))]
+    history = load_trace(args.folder, args.history)[0] if args.history else None
     results = []
     for name in names:
         rows, meta = load_trace(args.folder, name)
         with tempfile.TemporaryDirectory() as scratch:
-            episodes = replay_rows(rows, Path(scratch) / "replay.db", f"scenario-{name}")
+            episodes = replay_rows(rows, Path(scratch) / "replay.db", f"scenario-{name}", history)
         results.append(judge(name, [r["timestamp_ms"] for r in rows], meta["faults"], episodes))
     print_table(results)
     return 0
 
 
-def replay_rows(rows: Sequence[dict[str, Any]], db: Path, source: str) -> list[tuple[int, int]]:
-    """Feed recorded samples through the recorder's live detection into `db`; return the episodes written."""
-    replay_into(rows, db, source)
-    return recorded_episodes(db)
+def replay_rows(
+    rows: Sequence[dict[str, Any]], db: Path, source: str, history: Sequence[dict[str, Any]] | None = None
+) -> list[tuple[int, int]]:
+    """Feed recorded samples through the recorder's live detection into `db`; return the episodes written
+    during them (not during the history)."""
+    replay_into(rows, db, source, history=history)
+    return recorded_episodes(db, rows[0]["timestamp_ms"])
 
 
 if __name__ == "__main__":

@@ -72,12 +72,19 @@ def replay_into(
     *,
     settings: DetectionSettings | None = None,
     interval: float = 1.0,
+    history: Sequence[Mapping[str, Any]] | None = None,
 ) -> RecorderStats:
     """Run the recorder with live detection over `rows` (timestamp_ms and the metrics in plain units).
 
     Time is simulated: the recorder's waits return at once, so an hour of samples takes seconds. The
     episodes, predictions and scored metrics land in `db_path` exactly as a live recording writes them.
+    `history` (samples of the same host, recorded earlier) is stored first, moved in time to end just
+    before `rows`: the recorder then starts as it does on a host it has recorded before, replaying
+    that history into its detector.
     """
+    rows = list(rows)
+    if history:
+        _store_history(db_path, source, history, int(rows[0]["timestamp_ms"]) - int(interval * 1000))
     sampler = ReplaySampler(source, rows)
     now = [0.0]
 
@@ -98,6 +105,22 @@ def replay_into(
         wait=wait,
     )
     return recorder.run(threading.Event())
+
+
+def _store_history(db_path: Path, source: str, history: Sequence[Mapping[str, Any]], last_ms: int) -> None:
+    from scops_tui.core import store
+
+    shift = last_ms - int(history[-1]["timestamp_ms"])
+    sampler = ReplaySampler(source, [{**row, "timestamp_ms": int(row["timestamp_ms"]) + shift} for row in history])
+    records = []
+    while not sampler.exhausted:
+        records.append(sampler.sample())
+    conn = store.open_database(db_path)
+    try:
+        system = store.user_id(conn, store.SYSTEM_USERNAME)
+        store.insert_metrics(conn, records, created_by=system, created_at=last_ms)
+    finally:
+        conn.close()
 
 
 # -- judging episodes against labelled fault windows ------------------------------------------------------
@@ -168,9 +191,11 @@ def judge(
     spans = [(position(a), position(b)) for a, b in episodes]
     figures, touched = [], set()
     for first, last, label in fault_spans:
-        related = [k for k, (a, b) in enumerate(spans) if a <= last + CALM_GRACE_SAMPLES and b >= first]
+        # The fault's episodes: those that opened from just before it (3 samples) to just after it. An
+        # episode already open for long before the fault is not one the fault opened.
+        related = [k for k, (a, b) in enumerate(spans) if first - 3 <= a <= last + CALM_GRACE_SAMPLES]
         touched.update(related)
-        inside = sum(1 for i in range(first, last + 1) if any(a <= i <= b for a, b in spans))
+        inside = sum(1 for i in range(first, last + 1) if any(spans[k][0] <= i <= spans[k][1] for k in related))
         onset = min((spans[k][0] for k in related), default=None)
         ends = [spans[k][1] for k in related if spans[k][1] >= last]
         figures.append(
@@ -178,7 +203,7 @@ def judge(
                 label=str(label),
                 samples=last - first + 1,
                 opened=bool(related),
-                episodes=len([k for k in related if spans[k][0] >= first - 3]),
+                episodes=len(related),
                 onset_delay=None if onset is None else max(onset - first, 0),
                 coverage=inside / (last - first + 1),
                 close_delay=None if not ends else max(ends) - last,
