@@ -189,12 +189,15 @@ def judge(
         last = max(_bisect(stamps, window["end_ms"]) - 1, first)
         fault_spans.append((first, min(last, len(stamps) - 1), window.get("label", "fault")))
     spans = [(position(a), position(b)) for a, b in episodes]
-    figures, touched = [], set()
+    figures: list[FaultFigures] = []
+    touched: set[int] = set()
     for first, last, label in fault_spans:
-        # The fault's episodes: those that opened from just before it (3 samples) to just after it. An
-        # episode already open for long before the fault is not one the fault opened.
-        related = [k for k, (a, b) in enumerate(spans) if first - 3 <= a <= last + CALM_GRACE_SAMPLES]
-        touched.update(related)
+        # The fault's episodes: those that opened from just before it (3 samples) to its end. An episode
+        # already open for long before the fault is not one the fault opened.
+        related = [k for k, (a, b) in enumerate(spans) if first - 3 <= a <= last]
+        # Episodes opening just after it (writeback, a load average coming down) are neither its own nor
+        # false alarms in calm.
+        touched.update(k for k, (a, b) in enumerate(spans) if first - 3 <= a <= last + CALM_GRACE_SAMPLES)
         inside = sum(1 for i in range(first, last + 1) if any(spans[k][0] <= i <= spans[k][1] for k in related))
         onset = min((spans[k][0] for k in related), default=None)
         ends = [spans[k][1] for k in related if spans[k][1] >= last]
