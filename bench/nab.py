@@ -3,6 +3,13 @@
 Usage::
 
     .venv/bin/python bench/nab.py [--data-dir DIR] [--out REPORT.md]
+    .venv/bin/python bench/nab.py --synthetic [--seeds 8]
+
+With ``--synthetic`` the corpus is generated instead (:func:`synthetic_corpus`): series of the kinds NAB's
+held-out categories contain (level shifts, variance changes, changes of a daily pattern, noisy counts with
+bursts, flat-then-jump, and noise without anomalies), with our own labels, scored the same way. Every
+report ends with the leave-one-category-out check: the threshold optimised on the other categories,
+applied to each category (normalised on its own), beside that category's own best.
 
 The scorer follows NAB's own code (``nab/sweeper.py``, ``nab/optimizer.py``, ``nab/runner.py``):
 
@@ -242,6 +249,115 @@ def evaluate(name: str, corpus: list[NabFile], scores: dict[str, list[float]], s
     return result
 
 
+def category_of(name: str) -> str:
+    """A file's category: the folder part of its corpus name."""
+    return name.split("/", 1)[0]
+
+
+def leave_one_category_out(corpus: list[NabFile], scores: dict[str, list[float]]) -> list[tuple[str, float, float]]:
+    """For each category: its standard score at the threshold optimised on the others, and its own best."""
+    profile = PROFILES[0]
+    categories = sorted({category_of(f.name) for f in corpus})
+    swept = {f.name: sweep_file(f, scores[f.name], profile) for f in corpus}
+    result = []
+    for category in categories:
+        inside = [f for f in corpus if category_of(f.name) == category]
+        others = [f for f in corpus if category_of(f.name) != category]
+        if not others:
+            continue
+        threshold, _ = best_threshold([r for f in others for r in swept[f.name]], profile)
+        _, own_raw = best_threshold([r for f in inside for r in swept[f.name]], profile)
+        null_rows = [r for f in inside for r in sweep_file(f, [0.5] * len(f.timestamps_ms), profile)]
+        _, null_score = best_threshold(null_rows, profile)
+        perfect = sum(len(f.windows) for f in inside) * profile.tp_weight
+        if perfect == null_score:
+            continue  # a category without windows cannot be normalised on its own
+        raw = sum(score_at_threshold(swept[f.name], threshold, profile).score for f in inside)
+        result.append(
+            (
+                category,
+                100.0 * (raw - null_score) / (perfect - null_score),
+                100.0 * (own_raw - null_score) / (perfect - null_score),
+            )
+        )
+    return result
+
+
+SYNTHETIC_KINDS = ("level_shift", "variance_change", "pattern_change", "noisy_counts", "flat_then_jump", "no_anomaly")
+SYNTHETIC_ROWS = 4032  # 14 days at 5 minutes, like most NAB files
+SYNTHETIC_STEP_MS = 300_000
+
+
+def synthetic_series(kind: str, seed: int) -> NabFile:
+    """One labelled synthetic series (5-minute rows); windows are 10% of the rows around each onset, like NAB's."""
+    rng = np.random.default_rng(seed)
+    n = SYNTHETIC_ROWS
+    daily = np.sin(2 * np.pi * np.arange(n) / 288)
+    onsets: list[int] = []
+
+    def onset() -> int:
+        return int(rng.integers(int(0.35 * n), int(0.85 * n)))
+
+    if kind == "level_shift":  # a noisy (sometimes daily) level that steps up or down and stays
+        x = 50 + 10 * daily * rng.uniform(0, 1) + rng.normal(0, rng.uniform(1, 4), n)
+        at = onset()
+        x[at:] += rng.choice([-1, 1]) * rng.uniform(15, 40)
+        onsets = [at]
+    elif kind == "variance_change":  # the noise gets 3-6 times wider for a while
+        spread = rng.uniform(0.5, 2)
+        x = 20 + rng.normal(0, spread, n) + 3 * daily
+        at = onset()
+        length = min(int(rng.integers(50, 400)), n - at)
+        x[at : at + length] += rng.normal(0, spread * rng.uniform(3, 6), length)
+        onsets = [at]
+    elif kind == "pattern_change":  # a clean daily cycle goes flat, speeds up or swings wider for a while
+        amplitude = rng.uniform(20, 40)
+        x = 50 + amplitude * daily
+        at = onset()
+        length = min(int(rng.integers(100, 300)), n - at)
+        segment = slice(at, at + length)
+        if seed % 3 == 0:
+            x[segment] = x[at]
+        elif seed % 3 == 1:
+            x[segment] = 50 + amplitude * np.sin(2 * np.pi * np.arange(at, at + length) / 96)
+        else:
+            x[segment] = 50 + 2.5 * amplitude * daily[segment]
+        x += rng.normal(0, amplitude * rng.uniform(0.0, 0.08), n)
+        onsets = [at]
+    elif kind == "noisy_counts":  # overdispersed daily counts with ordinary short bursts; 1-2 big labelled bursts
+        rate = 30 * (1.5 + daily) * rng.uniform(0.5, 2)
+        x = rng.negative_binomial(3, 3 / (3 + rate)).astype(float)
+        for burst in rng.choice(n, size=n // 100, replace=False):
+            x[burst : burst + 2] *= rng.uniform(1.5, 3)
+        onsets = sorted(
+            int(v) for v in rng.choice(np.arange(int(0.2 * n), int(0.95 * n)), size=1 + seed % 2, replace=False)
+        )
+        for at in onsets:
+            length = min(int(rng.integers(6, 36)), n - at)
+            x[at : at + length] += rate[at] * rng.uniform(6, 12) * np.exp(-np.arange(length) / (length / 2))
+    elif kind == "flat_then_jump":  # a flat (or nearly flat) metric that jumps, briefly or for good
+        level = rng.uniform(0, 100)
+        x = np.full(n, level) + rng.normal(0, 0.01 * level + 1e-3, n) * (seed % 2)
+        at = onset()
+        stop = n if seed % 3 == 0 else at + int(rng.integers(5, 60))
+        x[at:stop] = level * rng.uniform(1.5, 3) + 1
+        onsets = [at]
+    elif kind == "no_anomaly":  # heavy-tailed noise on a daily cycle, nothing labelled
+        x = 40 + 10 * daily + rng.standard_t(4, n) * 2
+    else:
+        raise ValueError(f"unknown synthetic kind {kind!r}")
+    start_ms = 1_400_000_000_000
+    stamps = [start_ms + i * SYNTHETIC_STEP_MS for i in range(n)]
+    width = max(int(0.1 * n / max(len(onsets), 1)), 2)
+    windows = [(stamps[max(a - width // 2, 0)], stamps[min(a + width // 2, n - 1)]) for a in onsets]
+    return NabFile(f"{kind}/{seed}", stamps, [(float(v),) for v in x], windows)
+
+
+def synthetic_corpus(seeds: int) -> list[NabFile]:
+    """``seeds`` series of every synthetic kind."""
+    return [synthetic_series(kind, seed) for kind in SYNTHETIC_KINDS for seed in range(seeds)]
+
+
 def rolling_zscore(values: Sequence[float], window: int = 100) -> list[float]:
     """Baseline: |x - mean| / std over the previous ``window`` rows, mapped to [0, 1) by z / (z + 1).
 
@@ -272,9 +388,15 @@ def run_detector(
     return scores, time.perf_counter() - start, per_file
 
 
-def render_report(results: list[DetectorResult], per_file_seconds: dict[str, float], corpus: list[NabFile]) -> str:
-    """The Markdown report: the normalised scores per profile, then the standard profile per file."""
-    lines = ["# NAB results (21 files: realAWSCloudwatch + realKnownCause)", ""]
+def render_report(
+    results: list[DetectorResult],
+    per_file_seconds: dict[str, float],
+    corpus: list[NabFile],
+    loco: dict[str, list[tuple[str, float, float]]],
+    title: str,
+) -> str:
+    """The Markdown report: the normalised scores per profile, the standard profile per file, then the check."""
+    lines = [f"# {title}", ""]
     lines.append("| detector | " + " | ".join(p.name for p in PROFILES) + " | detect time (s) |")
     lines.append("|---|" + "---|" * len(PROFILES) + "---|")
     for r in results:
@@ -304,6 +426,14 @@ def render_report(results: list[DetectorResult], per_file_seconds: dict[str, flo
         + ", ".join(f"{os.path.basename(n)} {s:.2f}" for n, s in per_file_seconds.items())
     )
     lines.append("")
+    lines.append("## Leave one category out (standard profile; threshold optimised on the other categories)")
+    lines.append("")
+    lines.append("| detector | category | at the others' threshold | own best |")
+    lines.append("|---|---|---|---|")
+    for name, rows in loco.items():
+        for category, transferred, own in rows:
+            lines.append(f"| {name} | {category} | {transferred:.2f} | {own:.2f} |")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -313,9 +443,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="NAB directory with data/ and labels/")
     parser.add_argument("--out", help="write the Markdown report here instead of stdout")
     parser.add_argument("--zscore-window", type=int, default=100, help="rows in the baseline's rolling window")
+    parser.add_argument("--synthetic", action="store_true", help="score the generated corpus instead of NAB's files")
+    parser.add_argument("--seeds", type=int, default=8, help="series of each kind in the synthetic corpus")
     args = parser.parse_args(argv)
 
-    corpus = load_corpus(args.data_dir)
+    if args.synthetic:
+        corpus = synthetic_corpus(args.seeds)
+        title = f"Synthetic corpus ({len(corpus)} series: {', '.join(SYNTHETIC_KINDS)})"
+    else:
+        corpus = load_corpus(args.data_dir)
+        title = f"NAB results ({len(corpus)} files: realAWSCloudwatch + realKnownCause)"
     ours, ours_seconds, per_file = run_detector(corpus, lambda f: score_series(f.timestamps_ms, f.rows))
     baseline, baseline_seconds, _ = run_detector(
         corpus, lambda f: rolling_zscore([row[0] for row in f.rows], args.zscore_window)
@@ -327,7 +464,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in results:
         summary = ", ".join(f"{p.name} {r.normalised[p.name]:.2f}" for p in PROFILES)
         print(f"{r.name}: {summary}; detect {r.detect_seconds:.1f} s", file=sys.stderr)
-    report = render_report(results, per_file, corpus)
+    loco = {
+        "scops-tui": leave_one_category_out(corpus, ours),
+        f"rolling z-score ({args.zscore_window})": leave_one_category_out(corpus, baseline),
+    }
+    for category, transferred, own in loco["scops-tui"]:
+        print(
+            f"scops-tui, {category} at the others' threshold: {transferred:.2f} (own best {own:.2f})", file=sys.stderr
+        )
+    report = render_report(results, per_file, corpus, loco, title)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(report)

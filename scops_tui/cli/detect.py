@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+DETECT_PROGRESS_ROWS = 5000
+"""`detect` shows a progress bar on a terminal for files with more rows than this (a few seconds' work)."""
+
 
 @click.command()
 @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
@@ -14,15 +17,23 @@ import click
 def detect(csv_file: Path, out: Path | None) -> None:
     """Score a CSV series (a timestamp column plus numeric columns) causally; add an anomaly_score column.
 
-    Rows must be in time order; rows sharing a timestamp are kept and scored in file order.
-    No database is needed.
+    Rows are scored in file order. Timestamps that step back or repeat are accepted (one warning line
+    says how many and where the first is); the time-of-day features use them as given. No database is
+    needed.
     """
     from scops_tui.detection.detector import score_series
     from scops_tui.transfer.output_file import open_output
     from scops_tui.transfer.series_csv import read_series, write_scores
 
     series = read_series(csv_file)
-    scores = score_series(series.timestamps_ms, series.rows)
+    warning = series.clock_warning()
+    if warning:
+        click.echo(f"scops-tui: warning: {warning}", err=True)
+    if sys.stderr.isatty() and len(series) > DETECT_PROGRESS_ROWS:
+        with click.progressbar(length=len(series), label="scoring", file=sys.stderr) as bar:
+            scores = score_series(series.timestamps_ms, series.rows, progress=bar.update)
+    else:
+        scores = score_series(series.timestamps_ms, series.rows)
     if out is None:
         write_scores(series, scores, sys.stdout)
         return

@@ -85,10 +85,23 @@ def model_deploy(ctx: click.Context, version_id: int) -> None:
 @model.command("evaluate")
 @click.argument("version_id", type=SQLITE_ID, required=False)
 @click.option("--source", type=SOURCE, help="With no VERSION_ID: the deployed version of this source.")
+@click.option(
+    "--labels",
+    "labels_source",
+    metavar="SOURCE",
+    type=SOURCE,
+    help="Also measure against the labels imported for SOURCE (default: the version's own source's, if any).",
+)
 @click.pass_context
-def model_evaluate(ctx: click.Context, version_id: int | None, source: str | None) -> None:
-    """Compute precision, recall and F1 of a version from the verdicts given, and store them on it."""
+def model_evaluate(ctx: click.Context, version_id: int | None, source: str | None, labels_source: str | None) -> None:
+    """Count a version's episodes against verdicts and imported labels; store precision, recall and F1.
+
+    A confirmed episode is one true positive, a false-positive verdict one false positive, a span marked
+    as missed one false negative; against imported labels, each labelled event found or missed counts
+    once. Sample-level counts are printed beside.
+    """
     from scops_tui.detection import registry
+    from scops_tui.store import database as store
 
     conn = writer_for(ctx, create=False)
     if version_id is None:
@@ -97,10 +110,24 @@ def model_evaluate(ctx: click.Context, version_id: int | None, source: str | Non
         if deployed is None:
             raise ScopsError(f"no deployed model for source {chosen!r}; name a VERSION_ID")
         version_id = deployed.id
-    version, quality = registry.evaluate(conn, version_id)
+    result = registry.evaluate(
+        conn,
+        version_id,
+        labels_source=labels_source,
+        created_by=store.user_id(conn, store.operator_username()),
+    )
+    version, episodes, samples = result.version, result.episodes, result.samples
+    against = "verdicts" + ("" if result.labels_source is None else f" and the labels of {result.labels_source}")
+    if result.scored:
+        click.echo(f"scored {result.scored:,} labelled samples of {result.labels_source} with this version", err=True)
     click.echo(
-        f"version {version.id} ({version.model_name} v{version.version}): {quality.labelled} verdicts "
-        f"(TP {quality.true_positives}, FP {quality.false_positives}, FN {quality.false_negatives}, "
-        f"TN {quality.true_negatives}); precision {_figure(quality.precision)}, "
-        f"recall {_figure(quality.recall)}, F1 {_figure(quality.f1)}"
+        f"version {version.id} ({version.model_name} v{version.version}) against {against}: episodes "
+        f"TP {episodes.true_positives}, FP {episodes.false_positives}, FN {episodes.false_negatives}; "
+        f"precision {_figure(episodes.precision)}, recall {_figure(episodes.recall)}, F1 {_figure(episodes.f1)}"
+    )
+    click.echo(
+        f"  samples (beside, not stored as precision/recall): {samples.labelled} verdicts (TP "
+        f"{samples.true_positives}, FP {samples.false_positives}, FN {samples.false_negatives}, TN "
+        f"{samples.true_negatives}); precision {_figure(samples.precision)}, recall {_figure(samples.recall)}, "
+        f"F1 {_figure(samples.f1)}, accuracy {_figure(samples.accuracy)}"
     )

@@ -14,24 +14,41 @@ How a sample is scored (every step uses only the sample itself and earlier ones)
    than any before is news. A metric's deviation (its ``contribution``) is half the sum of its features'
    ``-log10`` tail probabilities (between their maximum, right if the features were fully dependent, and
    their sum, right if they were independent): a real change moves several features at once, a noise
-   blip one or two. The sample's statistical evidence is the largest contribution, less ``log10`` of the
-   number of tests (Bonferroni), so one threshold means the same for 1 metric and for 10.
-3. **Learned model.** Once ``learned_after_rows`` rows exist, an isolation forest (scikit-learn, fixed
+   blip one or two. Each metric's onset evidence is that, less ``log10 8`` (its eight one-sided tests).
+   Its **held** evidence asks whether it is still abnormal now: the smaller of its level's and short
+   mean's tail probabilities, judged against the history *before* the last ``news_horizon_ms``
+   (30 minutes), so a single spike passes at once while a level shift keeps scoring until it has lasted
+   that long; then it is in that reference too and stops being news ("a level held for 30 minutes is no
+   longer news").
+3. **Metrics together.** Over the metrics, the evidence is the best of ``k * (k-th largest) - log10
+   C(n, k)`` for k = 1..n: if k of n independent metrics each have tail probability at most p, the chance
+   is at most ``C(n, k) p ** k``. k = 1 is Bonferroni over the metrics (one metric alone is judged as
+   before); for k >= 2 each metric's evidence is taken with a null-calibrated offset (1.5 decades, see
+   ``_METRIC_NULL_DECADES``) and the choice of k costs ``log10 (n - 1)``. So memory and disk writes
+   jumping together count for more than either alone, and ordinary noise on 8 metrics flags no more
+   often than on 1.
+4. **Learned model.** Once ``learned_after_rows`` rows exist, an isolation forest (scikit-learn, fixed
    seed) is trained on the past rows' shape features, plus the time of day once the history spans
-   ``time_of_day_min_span_ms``; it is retrained every ``retrain_every_rows`` rows, always on past rows
-   only. The forest is exported to plain arrays (:class:`LearnedModel`) and scored in numpy, so scoring
-   never imports scikit-learn and a model is stored as JSON, never pickled. Its raw score gets a tail
-   probability against its own recent scores (``calibration_window``); ``learned_weight`` times that
-   is added to the statistical evidence.
-4. **Score.** What is not news is discounted. An episode already under way: the evidence is reduced
-   by ``repeat_discount`` times its peak over the previous ``repeat_window_rows`` rows, so an alert
-   fires at the onset and again only if things get worse. What happened at about this time of day on
-   the previous ``seasonal_days`` days (within ``seasonal_tolerance_ms``, as far as the history reaches):
-   the evidence is reduced by ``seasonal_discount`` times the peak evidence then, so a nightly job's
-   spike alerts once, not every night. The larger of the two discounts applies. The evidence ``L`` (in
-   decades of probability) maps to
-   [0, 1] by ``1 - 2 ** (-L / score_half_decades)``: 0.5 at ``L = score_half_decades`` (2: as
-   unusual as 1 sample in 100 after the corrections above), 0.75 at twice that, and so on.
+   ``time_of_day_min_span_ms``; it is retrained as the history grows, always on past rows only. The
+   forest is exported to plain arrays (:class:`LearnedModel`) and scored in numpy, so scoring never
+   imports scikit-learn and a model is stored as JSON, never pickled. Its raw score gets a tail
+   probability against its own recent scores (``calibration_window``); ``learned_weight`` times that is
+   added to the onset evidence.
+5. **Score.** What is not news is discounted. An onset already under way: the onset evidence is reduced
+   by ``repeat_discount`` times its peak over the previous ``repeat_window_rows`` rows, so a spike alerts
+   at its start and again only if things get worse (the held evidence is not discounted by it). What
+   happened at about this time of day on the previous ``seasonal_days`` days (within
+   ``seasonal_tolerance_ms``): both are reduced by ``seasonal_discount`` times the peak evidence then, so
+   a nightly job's spike alerts once, not every night. The evidence ``L`` (in decades of probability) is
+   the larger of the two and maps to [0, 1] by ``1 - 2 ** (-L / score_half_decades)``: 0.5 at
+   ``L = score_half_decades`` (2: as unusual as 1 sample in 100 after the corrections above), 0.75 at
+   twice that, and so on.
+
+Rows are scored in the order given. The news horizon and the seasonal look-up use a monotone clock (the
+running maximum of the timestamps), so a clock that steps back or repeats changes nothing but the time
+of day the learned model sees (taken as given). :meth:`StreamingDetector.score_many` (and
+:func:`score_series`) score many rows in blocks that share one reference, bit-identical to one row at a
+time and several times faster.
 
 Window lengths are in rows (samples), not seconds: the detector sees a sequence. At the recorder's
 default period of 5 s, 8,000 rows are about 11 hours; on NAB's 5-minute data, about 28 days.
@@ -40,7 +57,7 @@ default period of 5 s, 8,000 rows are about 11 hours; on NAB's 5-minute data, ab
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -67,16 +84,28 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 #: Score at or above which a sample counts as anomalous by default: NAB's corpus-optimal threshold for the
-#: standard profile (0.458 on the 21 files in docs/benchmarks-detector.md), rounded down.
+#: standard profile (0.458 on the 21 files before issue 11, 0.460 after; docs/benchmarks-detector.md),
+#: rounded down.
 DEFAULT_THRESHOLD = 0.45
 #: The ``format`` tag of a serialised :class:`LearnedModel`.
 MODEL_FORMAT = "scops-tui/isolation-forest"
 MODEL_FORMAT_VERSION = 1
 
 _DAY_MS = 86_400_000
+# A metric's onset statistic (half the sum of its four features' decades) under noise, simulated with 30,000-
+# 40,000 rows each of Gaussian, Student-t(3), AR(1) with coefficient 0.9, Poisson(3) and log-normal series:
+# P(statistic >= 1.5 + v) <= 10 ** -v for all five families up to v = 2 (and for the three light-tailed
+# ones up to v = 3; Student-t and log-normal need up to 1.9 there). Its null tail is rank-based, so close
+# to distribution-free. So ``statistic - 1.5`` is close to a valid per-metric p-value in decades, which the
+# combination across metrics needs (k metrics multiply small miscalibrations by k); a lone metric keeps
+# the plain Bonferroni correction (``log10 8``, its eight one-sided tests), as before.
+_METRIC_NULL_DECADES = 1.5
+# score_series reports progress every this many rows.
+_PROGRESS_ROWS = 1000
 # Shape features per metric: level, first difference, short mean, rolling standard deviation.
 _FEATURES_PER_METRIC = 4
 _LN10 = math.log(10.0)
+_LOG_HELD_TESTS = math.log10(8.0)
 # Share of the history, at each end, whose values are kept sorted for exact tail counts.
 _BAND_SHARE = 0.05
 #: Largest magnitude a value is scored at; larger finite values are clipped to it. The learned model
@@ -113,6 +142,11 @@ class DetectorConfig:
             evidence (0 = off); only rows still in the ``baseline_window`` history count.
         seasonal_tolerance_ms: how far from this time of day an earlier day's row may lie.
         seasonal_discount: share of that earlier peak evidence subtracted from the current evidence.
+        news_horizon_ms: how long a change stays news: the held evidence judges the level against the
+            history before the last ``news_horizon_ms`` (at most a quarter of ``baseline_window`` rows
+            are held back), so a level held that long becomes the new normal. 30 minutes: longer than
+            a routine burst (a compile, a backup's first minutes), short enough that a changed workload
+            stops alerting within the hour.
         learned_after_rows: rows of history before the first learned model is trained (``auto_train``).
         retrain_every_rows: fewest rows between retrainings (``auto_train``); a model is retrained once
             the history has doubled since its training, at most ``max_train_rows / 4`` rows apart.
@@ -154,6 +188,7 @@ class DetectorConfig:
     seasonal_days: int = 1
     seasonal_tolerance_ms: int = 3_600_000
     seasonal_discount: float = 1.0
+    news_horizon_ms: int = 30 * 60_000
 
     def __post_init__(self) -> None:
         positive = (
@@ -173,7 +208,7 @@ class DetectorConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"DetectorConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("warmup_rows", "seasonal_days", "seasonal_tolerance_ms"):
+        for name in ("warmup_rows", "seasonal_days", "seasonal_tolerance_ms", "news_horizon_ms"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"DetectorConfig.{name} must be an integer >= 0, got {value!r}")
@@ -291,6 +326,18 @@ class _Ring:
         self.data[slot] = row
         self.data[slot + self.capacity] = row
         self.count += 1
+
+    def extend(self, rows: FloatArray) -> None:
+        """Append several rows (oldest first); the same as appending them one by one."""
+        total = rows.shape[0]
+        if total == 1:
+            self.append(rows[0])
+            return
+        kept = rows[-self.capacity :]
+        slots = (self.count + total - kept.shape[0] + np.arange(kept.shape[0])) % self.capacity
+        self.data[slots] = kept
+        self.data[slots + self.capacity] = kept
+        self.count += total
 
     def last(self, k: int) -> FloatArray:
         """The latest ``min(k, stored)`` rows, oldest first."""
@@ -457,12 +504,23 @@ class LearnedModel:
     def raw_scores(self, inputs: FloatArray) -> FloatArray:
         """:meth:`raw_score` for each row of an (N, n_inputs) matrix."""
         x = inputs.astype(np.float32).astype(np.float64)
-        rows = np.arange(x.shape[0])[:, None]
-        node = np.broadcast_to(self.roots, (x.shape[0], len(self.roots)))
-        for _ in range(self._depth):
-            node = np.where(
-                x[rows, self.feature[node]] <= self.threshold[node], self._step_left[node], self._step_right[node]
-            )
+        if x.shape[0] == 1:  # one row (the recorder's case): plain 1-D traversal, much cheaper
+            row = x[0]
+            single = self.roots
+            for _ in range(self._depth):
+                single = np.where(
+                    row[self.feature[single]] <= self.threshold[single],
+                    self._step_left[single],
+                    self._step_right[single],
+                )
+            node = single[None, :]
+        else:
+            rows = np.arange(x.shape[0])[:, None]
+            node = np.broadcast_to(self.roots, (x.shape[0], len(self.roots)))
+            for _ in range(self._depth):
+                node = np.where(
+                    x[rows, self.feature[node]] <= self.threshold[node], self._step_left[node], self._step_right[node]
+                )
         if self.path_normaliser <= 0.0:
             return np.ones(x.shape[0])
         return np.asarray(2.0 ** (-self.leaf_value[node].sum(axis=1) / self.path_normaliser), dtype=np.float64)
@@ -599,64 +657,173 @@ def _model_inputs(
 # Calibration
 
 
-class _Calibrator:
-    """Turns a raw score into ``-log10`` of its upper-tail probability among the recent raw scores.
+def _running_sums(previous: FloatArray, block: FloatArray, window: int) -> FloatArray:
+    """For each row of ``block``, the sum of it and up to ``window - 1`` rows before it (in ``previous``/``block``).
 
-    The probability is empirical (the share of the last ``window`` raw scores at or above this one), so a
-    deviation the series shows every day, such as a nightly backup spike, stops looking rare. Above the
-    top ``tail_share`` of the history, where counts run out, the tail is extrapolated as exponential
-    with the mean excess of that top part (a peaks-over-threshold fit), so a raw score far beyond
-    anything seen still gets an ever smaller probability instead of a floor of ``1 / window``.
+    Added one offset at a time, so every row's sum is the same sequence of additions however many rows
+    are scored together: a block of 1 row and a block of 100 give bit-identical results.
+    """
+    rows = np.concatenate([previous[-(window - 1) :] if window > 1 else previous[:0], block])
+    m = block.shape[0]
+    first = rows.shape[0] - m
+    total = rows[first : first + m].copy()
+    for back in range(1, window):
+        start = first - back
+        if start >= 0:
+            total += rows[start : start + m]
+        elif m + start > 0:
+            # Rows near the start of the series have fewer predecessors: add those that exist.
+            total[-start:] += rows[: m + start]
+    return total
+
+
+class _Calibrator:
+    """Turns a raw score into ``-log10`` of its upper-tail probability among a reference of past raw scores.
+
+    The probability is empirical (the share of the reference at or above the value), so what the series
+    does often, such as a nightly backup spike, stops looking rare. Above the top ``tail_share`` of the
+    reference, where counts run out, the tail is extrapolated as exponential with the mean excess of
+    that top part (peaks over threshold), so a value far beyond anything seen still gets an ever smaller
+    probability instead of a floor of ``1 / size``. The reference is rebuilt by :meth:`refresh` only, so
+    a block of rows scored between two refreshes is judged against the same reference.
     """
 
-    def __init__(self, window: int, smoothing: int, min_spread: float, refresh: int, tail_share: float) -> None:
-        self.history = _Ring(window, 1)
-        self.recent = _Ring(smoothing, 1)
-        self.smoothing = smoothing
-        self.min_spread = min_spread
-        self.refresh = refresh
+    def __init__(self, min_scale: float, tail_share: float) -> None:
+        self.min_scale = min_scale
         self.tail_share = tail_share
         self.sorted_past = np.zeros(0)
         self.tail_start = 0.0
-        self.tail_scale = min_spread
-        self.since_refresh = refresh  # refresh at the first use
+        self.tail_scale = min_scale
+        self.log_top = 0.0
 
-    def seed(self, values: FloatArray) -> None:
-        """Replace the history with these raw scores (oldest first)."""
-        self.history = _Ring(self.history.capacity, 1)
-        self.recent = _Ring(self.smoothing, 1)
-        for value in values[-self.history.capacity :]:
-            self.history.append(np.array([value]))
-        self.since_refresh = self.refresh
+    def refresh(self, past: FloatArray) -> None:
+        """Use these past values (any order) as the reference."""
+        self.sorted_past = np.sort(past)
+        size = len(self.sorted_past)
+        if not size:
+            return
+        top = min(size, max(3, math.ceil(self.tail_share * size)))
+        self.tail_start = float(self.sorted_past[size - top])
+        self.tail_scale = max(float(self.sorted_past[size - top :].mean()) - self.tail_start, self.min_scale)
+        self.log_top = -math.log10(top / size)
 
-    def _refresh(self) -> None:
-        past = np.sort(self.history.last(self.history.capacity)[:, 0])
-        size = len(past)
-        top = max(1, math.ceil(self.tail_share * size))
-        self.sorted_past = past
-        self.tail_start = float(past[size - top])
-        self.tail_scale = max(float(past[size - top :].mean()) - self.tail_start, self.min_spread)
-        self.since_refresh = 0
+    def decades(self, values: FloatArray) -> FloatArray:
+        """Upper-tail probability of each value among the reference, in decades (0 without a reference)."""
+        size = len(self.sorted_past)
+        if not size:
+            return np.zeros_like(values)
+        at_or_above = size - np.searchsorted(self.sorted_past, values, side="left")
+        counted = -np.log10(np.maximum(at_or_above, 1) / size)
+        beyond = self.log_top + (values - self.tail_start) / (self.tail_scale * _LN10)
+        return np.asarray(np.where(values > self.tail_start, np.maximum(beyond, counted), counted), dtype=np.float64)
 
-    def decades(self, raw: float) -> float:
-        """Tail probability of ``raw`` (averaged over the last ``smoothing`` rows) in decades; then remember it."""
-        self.recent.append(np.array([raw]))
-        smoothed = float(self.recent.last(self.smoothing).mean()) if self.smoothing > 1 else raw
-        result = 0.0
-        if self.history.count:
-            if self.since_refresh >= self.refresh:
-                self._refresh()
-            self.since_refresh += 1
-            size = len(self.sorted_past)
-            if smoothed <= self.tail_start:
-                at_or_above = size - int(np.searchsorted(self.sorted_past, smoothed, side="left"))
-                result = -math.log10(at_or_above / size)
-            else:
-                top = size - int(np.searchsorted(self.sorted_past, self.tail_start, side="left"))
-                excess = (smoothed - self.tail_start) / self.tail_scale
-                result = -math.log10(top / size) + excess / math.log(10.0)
-        self.history.append(np.array([smoothed]))
-        return result
+
+class _Tails:
+    """One reference of feature values, summarised for tail probabilities (see :meth:`decades`)."""
+
+    def __init__(self, width: int, config: DetectorConfig) -> None:
+        self.config = config
+        self.ready = False
+        self.highest = self.lowest = np.zeros((1, width))
+        self.median = self.band_edge_high = self.band_edge_low = np.zeros(width)
+        self.inner_slope_up = self.inner_slope_down = np.zeros(width)
+        self.inner_cap = 0.0
+        self.band_rows = 0
+        self.log_size = self.log_tail_share = 0.0
+        self.upper_start = self.lower_start = np.zeros(width)
+        self.upper_scale = self.lower_scale = np.ones(width)
+        self.upper_params = self.lower_params = np.zeros((4, width))
+
+    def refresh(self, past: FloatArray, magnitude: FloatArray | None = None, metrics: int = 0) -> FloatArray:
+        """Summarise these past feature rows and return the typical magnitude of each metric.
+
+        ``magnitude`` (one per column) sets the smallest tail scale; without it, it is the typical
+        magnitude of each of the first ``metrics`` columns (median |level|, else its mean distance from
+        the median), repeated for every further group of ``metrics`` columns.
+        """
+        cfg = self.config
+        size = past.shape[0]
+        tail = min(size, max(3, math.ceil(cfg.tail_share * size)))
+        band = min(size, max(tail, math.ceil(_BAND_SHARE * size)))
+        middle = size // 2
+        # A partial sort is enough: only the outer bands and the median are ever looked at; partitioned
+        # along contiguous rows (one per feature), several times faster than down columns.
+        kth = sorted({band - 1, middle, size - band})
+        parted = np.partition(np.ascontiguousarray(past.T), kth, axis=1)
+        lowest = np.ascontiguousarray(np.sort(parted[:, :band], axis=1).T)
+        highest = np.ascontiguousarray(np.sort(parted[:, size - band :], axis=1).T)
+        median = parted[:, middle].copy()
+        if magnitude is None:
+            centre = median[:metrics]
+            typical = np.maximum(np.abs(centre), np.abs(past[:, :metrics] - centre).mean(axis=0))
+            magnitude = np.tile(typical, past.shape[1] // metrics)
+        floor = cfg.relative_floor * magnitude + 1e-12
+        self.highest = highest
+        self.lowest = lowest
+        self.median = median
+        self.upper_start = highest[band - tail]
+        self.upper_scale = np.maximum(highest[band - tail :].mean(axis=0) - self.upper_start, floor)
+        self.lower_start = lowest[tail - 1]
+        self.lower_scale = np.maximum(self.lower_start - lowest[:tail].mean(axis=0), floor)
+        self.band_edge_high = highest[0]
+        self.band_edge_low = lowest[band - 1]
+        self.log_tail_share = math.log10(tail / size)
+        log_band_share = math.log10(band / size)
+        self.log_size = math.log10(size)
+        half = -math.log10(2.0)
+        # Between the median (p = 1/2) and a band edge the log tail probability is a straight line.
+        self.inner_slope_up = (log_band_share - half) / np.maximum(self.band_edge_high - median, floor)
+        self.inner_slope_down = (log_band_share - half) / np.maximum(median - self.band_edge_low, floor)
+        self.inner_cap = log_band_share
+        self.band_rows = band
+        # Per side: tail start, tail scale, slope of the inner line, band edge (one where() picks a side).
+        self.upper_params = np.stack([self.upper_start, self.upper_scale, self.inner_slope_up, self.band_edge_high])
+        self.lower_params = np.stack([self.lower_start, self.lower_scale, self.inner_slope_down, self.band_edge_low])
+        self.ready = True
+        return magnitude
+
+    def _log_decay(self, excess: FloatArray) -> FloatArray:
+        """Decades lost beyond the tail start for an excess in units of the tail scale (GPD tail)."""
+        shape = self.config.tail_shape
+        excess = np.maximum(excess, 0.0)
+        if shape == 0.0:
+            return np.asarray(excess / _LN10, dtype=np.float64)
+        return np.asarray(np.log10(1.0 + shape * excess) / shape, dtype=np.float64)
+
+    def decades(self, features: FloatArray) -> FloatArray:
+        """``-log10`` of each value's smaller tail probability (upper or lower) among the reference; (m, w).
+
+        Inside the reference's range the probability is the share of its values at or beyond this one;
+        past the outer ``tail_share`` of them it is extrapolated with a generalised-Pareto tail fitted to
+        their mean excess (peaks over threshold), so a value far beyond anything seen keeps getting rarer.
+        Zero for every value while there is no reference.
+        """
+        if not self.ready:
+            return np.zeros_like(features)
+        up = features >= self.median
+        # Each value is judged on one side: the upper tail above the median, the lower tail below it.
+        # Distances are signed so that positive means "further out" on that side (a - b == -(b - a)
+        # exactly, so this equals the two-sided formulas bit for bit).
+        sign = np.where(up, 1.0, -1.0)
+        start, scale, slope, edge = np.where(up, self.upper_params[:, None, :], self.lower_params[:, None, :])
+        outward = sign * (features - start)
+        log_p = np.maximum(-math.log10(2.0) + slope * (sign * (features - self.median)), self.inner_cap)
+        in_band = sign * (features - edge) >= 0.0
+        if in_band.any():
+            # Exact counts, only for the few values in an outer band.
+            values = features[in_band]
+            columns = np.nonzero(in_band)[1]
+            counted = np.where(
+                up[in_band],
+                (self.highest[:, columns] >= values).sum(axis=0),
+                (self.lowest[:, columns] <= values).sum(axis=0),
+            )
+            exact = counted < self.band_rows
+            log_p[in_band] = np.where(exact, np.log10(np.maximum(counted, 1)) - self.log_size, log_p[in_band])
+        beyond = outward > 0.0
+        if beyond.any():
+            log_p[beyond] = self.log_tail_share - self._log_decay(outward[beyond] / scale[beyond])
+        return np.asarray(-log_p, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -666,7 +833,8 @@ class _Calibrator:
 class StreamingDetector:
     """Scores one source's samples one at a time; each score depends only on that sample and earlier ones.
 
-    Not thread-safe: one detector per source, fed in time order by one writer.
+    Not thread-safe: one detector per source, fed in order by one writer. Rows are taken in the order
+    given, whatever their timestamps; a clock that steps back only moves the time of day they show.
     """
 
     def __init__(self, n_features: int, config: DetectorConfig | None = None, model: LearnedModel | None = None):
@@ -676,35 +844,41 @@ class StreamingDetector:
         self.config = config or DetectorConfig()
         cfg = self.config
         width = n_features * _FEATURES_PER_METRIC
+        # Rows held back from the reference (the last ``news_horizon_ms``) are capped at a quarter of the
+        # reference, so memory stays bounded at any sampling rate.
+        self._max_lag = cfg.baseline_window // 4
+        capacity = cfg.baseline_window + self._max_lag
         self._raw = _Ring(max(cfg.mean_window, cfg.spread_window, 2), n_features)
-        self._features = _Ring(cfg.baseline_window, width)
-        self._highest = self._lowest = np.zeros((1, width))
-        self._median = self._band_edge_high = self._band_edge_low = np.zeros(width)
-        self._inner_slope_up = self._inner_slope_down = np.zeros(width)
-        self._inner_cap = 0.0
-        self._band_rows = 0
-        self._log_band_share = 0.0
-        self._floor = np.ones(width)
-        self._refresh_every = cfg.baseline_refresh_rows
-        self._upper_start = self._lower_start = np.zeros(width)
-        self._upper_scale = self._lower_scale = np.ones(width)
-        self._log_tail_share = self._log_size = 0.0
-        self._since_refresh = cfg.baseline_refresh_rows
-        self._log_tests = math.log10(2 * width)
-        self._learned = _Calibrator(
-            cfg.calibration_window,
-            cfg.smoothing_rows,
-            cfg.calibration_min_spread / 10,
-            cfg.baseline_refresh_rows,
-            cfg.tail_share,
+        self._features = _Ring(capacity, width)
+        # Monotone clock (running maximum of the timestamps): the news horizon and the seasonal look-up
+        # need ordered times; the timestamps themselves are used as given for the time of day.
+        self._clock = _Ring(capacity, 1)
+        self._seasonal_memory = _Ring(capacity, 1)  # evidence remembered for the seasonal discount
+        self._onset_memory = _Ring(max(cfg.repeat_window_rows, 1), 1)
+        # Tails of every shape feature over the whole history (what is news), and of the level and short
+        # mean over the history before the news horizon (whether a change is still abnormal).
+        self._now = _Tails(width, cfg)
+        self._before = _Tails(2 * n_features, cfg)
+        self._next_refresh = 0
+        self._lag = 0
+        # Metrics deviating together: ``log10`` of the number of ways to pick k of n metrics (k = 1..n).
+        # For k >= 2 also log10(n - 1): the best of the n - 1 group sizes is taken (Bonferroni over them).
+        self._log_choose = np.array(
+            [
+                math.log10(math.comb(n_features, k)) + (math.log10(n_features - 1) if k > 1 else 0.0)
+                for k in range(1, n_features + 1)
+            ],
+            dtype=np.float64,
         )
+        self._ks = np.arange(1, n_features + 1, dtype=np.float64)
+        # One metric's tests: its shape features, each judged on one side (Bonferroni).
+        self._log_tests = math.log10(2 * _FEATURES_PER_METRIC)
+        self._extra_offset = _METRIC_NULL_DECADES - self._log_tests
+        self._learned = _Calibrator(cfg.calibration_min_spread / 10, cfg.tail_share)
+        self._learned_history = _Ring(cfg.calibration_window, 1)
+        self._learned_recent = _Ring(cfg.smoothing_rows, 1)
         self._model: LearnedModel | None = None
         self._rows_seen = 0
-        self._recent_decades = _Ring(max(cfg.repeat_window_rows, 1), 1)
-        # Timestamp and evidence of each row over the feature history (seasonal discount).
-        self._past_stamps = _Ring(cfg.baseline_window, 1)
-        self._past_evidence = _Ring(cfg.baseline_window, 1)
-        # Rows kept for inline training (auto_train only): values and timestamps, oldest first.
         self._train_values = _Ring(cfg.max_train_rows, n_features) if cfg.auto_train else None
         self._train_stamps = _Ring(cfg.max_train_rows, 1) if cfg.auto_train else None
         self._last_trained_at = 0
@@ -721,6 +895,11 @@ class StreamingDetector:
         """The learned model in use, if any."""
         return self._model
 
+    @property
+    def history_rows(self) -> int:
+        """Rows of history the detector keeps (replaying this many restores its state after a restart)."""
+        return self.config.baseline_window + self._max_lag + self.config.spread_window
+
     def set_model(self, model: LearnedModel | None) -> None:
         """Use this learned model from the next sample on (None: statistical detector only).
 
@@ -732,7 +911,11 @@ class StreamingDetector:
                 raise ValueError(f"model has {model.n_features} features, detector has {self.n_features}")
             if (model.mean_window, model.spread_window) != (cfg.mean_window, cfg.spread_window):
                 raise ValueError("model was trained with other feature windows than this detector's config")
-            self._learned.seed(model.reference_scores)
+            self._learned_history = _Ring(cfg.calibration_window, 1)
+            self._learned_recent = _Ring(cfg.smoothing_rows, 1)
+            for value in model.reference_scores[-cfg.calibration_window :]:
+                self._learned_history.append(np.array([value]))
+            self._learned.refresh(self._learned_history.last(cfg.calibration_window)[:, 0])
         self._model = model
 
     def score(self, timestamp_ms: int, values: Sequence[float]) -> Score:
@@ -740,208 +923,278 @@ class StreamingDetector:
 
         Raises ValueError for a wrong number of values or a non-finite value.
         """
-        cfg = self.config
         x = np.asarray(values, dtype=np.float64)
         if x.shape != (self.n_features,):
             raise ValueError(f"expected {self.n_features} values, got {len(values)}")
         if not np.isfinite(x).all():
             raise ValueError("values must be finite numbers")
-        x = clip_values(x)
-        n = self.n_features
-        first = self._raw.count == 0
-        previous = self._raw.last(1)[0].copy() if not first else x
-        self._raw.append(x)
-        features = np.empty(n * _FEATURES_PER_METRIC)
-        features[:n] = x
-        features[n : 2 * n] = x - previous
-        features[2 * n : 3 * n] = self._raw.last(cfg.mean_window).mean(axis=0)
-        spread_rows = self._raw.last(cfg.spread_window)
-        deviations = spread_rows - spread_rows.mean(axis=0)
-        features[3 * n :] = np.sqrt((deviations * deviations).mean(axis=0))
-
-        # Each shape feature's two-sided tail probability among its own earlier values (in decades).
-        if self._features.count:
-            if self._since_refresh >= self._refresh_every:
-                self._refresh_tails()
-            self._since_refresh += 1
-            feature_decades = self._tail_decades(features)
-        else:
-            feature_decades = np.zeros_like(features)
-        self._features.append(features)
-        # A metric's evidence combines its shape features' evidence: half their sum, between the max
-        # (features fully dependent) and the sum (independent, Fisher's method). A real change usually
-        # moves several features at once, a noise blip only one or two.
-        contributions = feature_decades.reshape(_FEATURES_PER_METRIC, n).sum(axis=0) * 0.5
-
-        # The largest metric's evidence is corrected for the number of tail tests (Bonferroni), so one
-        # threshold means the same for a source with 1 metric and one with 10.
-        decades = float(contributions.max()) - self._log_tests
+        if self._rows_seen >= self._next_refresh:
+            self._refresh()
         learned = self._model is not None
-        if self._model is not None:
-            inputs = features
-            if self._model.use_time_of_day:
-                angle = (timestamp_ms % _DAY_MS) * (2.0 * math.pi / _DAY_MS)
-                inputs = np.concatenate([features, (math.sin(angle), math.cos(angle))])
-            learned_decades = self._learned.decades(self._model.raw_score(inputs))
-            # The learned model adds its evidence: what the statistical tests judged stays judged, and a
-            # combination of values that no single feature shows as rare can still raise the score.
-            decades = decades + cfg.learned_weight * learned_decades
+        scores, contributions = self._score_block(np.array([int(timestamp_ms)], dtype=np.int64), x[None, :])
+        self._maybe_train()
+        return Score(value=float(scores[0]), contributions=tuple(contributions[0].tolist()), learned=learned)
 
-        # An episode that is already under way is no news: discount by the recent peak. Nor is what
-        # happened at about this time of day on an earlier day (a nightly job): discount by that peak.
-        discount = 0.0
-        if cfg.repeat_window_rows and self._recent_decades.count:
-            recent_peak = float(self._recent_decades.last(cfg.repeat_window_rows).max())
-            discount = cfg.repeat_discount * max(recent_peak, 0.0)
-        if cfg.seasonal_days and self._past_evidence.count:
-            discount = max(discount, cfg.seasonal_discount * self._seasonal_peak(timestamp_ms))
-        # Warm-up rows are not judged, so their (unreliable) evidence must not discount later rows.
-        index = self._rows_seen
-        remembered = np.array([decades if index >= cfg.warmup_rows else 0.0])
-        if cfg.repeat_window_rows:
-            self._recent_decades.append(remembered)
-        if cfg.seasonal_days:
-            self._past_stamps.append(np.array([float(timestamp_ms)]))
-            self._past_evidence.append(remembered)
-        decades = decades - discount
-        self._rows_seen += 1
-        value = 0.0 if index < cfg.warmup_rows else 1.0 - 2.0 ** (-max(decades, 0.0) / cfg.score_half_decades)
-        self._maybe_train(timestamp_ms, x)
-        return Score(value=value, contributions=tuple(contributions.tolist()), learned=learned)
+    def score_many(
+        self, timestamps_ms: Sequence[int] | IntArray, rows: Sequence[Sequence[float]] | FloatArray
+    ) -> FloatArray:
+        """Scores of many samples in order: the same values :meth:`score` gives one at a time, computed in blocks.
 
-    def _seasonal_peak(self, timestamp_ms: int) -> float:
-        """Largest evidence within ``seasonal_tolerance_ms`` of this time of day on the last ``seasonal_days`` days."""
-        cfg = self.config
-        stamps = self._past_stamps.last(cfg.baseline_window)[:, 0]
-        evidence = self._past_evidence.last(cfg.baseline_window)[:, 0]
-        tolerance = cfg.seasonal_tolerance_ms
-        if timestamp_ms - _DAY_MS + tolerance < stamps[0]:
-            return 0.0  # the history does not reach back a day
-        peak = 0.0
-        for day in range(1, cfg.seasonal_days + 1):
-            centre = float(timestamp_ms - day * _DAY_MS)
-            low = int(np.searchsorted(stamps, centre - tolerance, side="left"))
-            high = int(np.searchsorted(stamps, centre + tolerance, side="right"))
-            if high > low:
-                peak = max(peak, float(evidence[low:high].max()))
-        return peak
+        Raises ValueError for a wrong shape or a non-finite value (before any row is scored).
+        """
+        stamps = np.asarray(timestamps_ms, dtype=np.int64)
+        matrix = np.asarray(rows, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != self.n_features or stamps.shape != (matrix.shape[0],):
+            raise ValueError(f"expected one timestamp and {self.n_features} values per row")
+        if not np.isfinite(matrix).all():
+            raise ValueError("values must be finite numbers")
+        out = np.empty(matrix.shape[0])
+        done = 0
+        while done < matrix.shape[0]:
+            if self._rows_seen >= self._next_refresh:
+                self._refresh()
+            end = matrix.shape[0]
+            end = min(end, done + self._next_refresh - self._rows_seen)
+            train_at = self._next_training()
+            if train_at is not None:
+                end = min(end, done + max(train_at - self._rows_seen, 1))
+            out[done:end], _ = self._score_block(stamps[done:end], matrix[done:end])
+            done = end
+            self._maybe_train()
+        return out
 
-    def _refresh_tails(self) -> None:
+    # -- one block of rows, judged against one reference -----------------------------------------------
+
+    def _score_block(self, stamps: IntArray, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         cfg = self.config
         n = self.n_features
-        past = self._features.last(cfg.baseline_window)
-        size = past.shape[0]
-        tail = min(size, max(3, math.ceil(cfg.tail_share * size)))
-        band = min(size, max(tail, math.ceil(_BAND_SHARE * size)))
-        middle = size // 2
-        # A partial sort is enough: only the outer bands and the median are ever looked at.
-        kth = sorted({band - 1, middle, size - band})
-        # Partitioned along contiguous rows (one per feature): several times faster than down columns.
-        parted = np.partition(np.ascontiguousarray(past.T), kth, axis=1)
-        lowest = np.ascontiguousarray(np.sort(parted[:, :band], axis=1).T)
-        highest = np.ascontiguousarray(np.sort(parted[:, size - band :], axis=1).T)
-        median = parted[:, middle].copy()
-        # Typical magnitude of each metric (median |level|, else its spread) sets the smallest tail
-        # scale of all its features, so an almost flat metric's tiny wobble is not a certainty.
-        magnitude = np.maximum(np.abs(median[:n]), np.abs(past[:, :n] - median[:n]).mean(axis=0))
-        floor = np.tile(cfg.relative_floor * magnitude, _FEATURES_PER_METRIC) + 1e-12
-        self._floor = floor
-        self._highest = highest
-        self._lowest = lowest
-        self._median = median
-        self._upper_start = highest[band - tail]
-        self._upper_scale = np.maximum(highest[band - tail :].mean(axis=0) - self._upper_start, floor)
-        self._lower_start = lowest[tail - 1]
-        self._lower_scale = np.maximum(self._lower_start - lowest[:tail].mean(axis=0), floor)
-        self._band_edge_high = highest[0]
-        self._band_edge_low = lowest[band - 1]
-        self._log_tail_share = math.log10(tail / size)
-        self._log_band_share = math.log10(band / size)
-        self._log_size = math.log10(size)
-        half = -math.log10(2.0)
-        # Between the median (p = 1/2) and a band edge the log tail probability is a straight line.
-        self._inner_slope_up = (self._log_band_share - half) / np.maximum(self._band_edge_high - median, floor)
-        self._inner_slope_down = (self._log_band_share - half) / np.maximum(median - self._band_edge_low, floor)
-        self._inner_cap = self._log_band_share
-        self._band_rows = band
-        # Refresh again once 1% of the history is new, so the amortised cost per row stays
-        # flat however long the history is.
-        self._refresh_every = max(cfg.baseline_refresh_rows, size // 100)
-        self._since_refresh = 0
+        m = x.shape[0]
+        x = clip_values(x)
+        previous = self._raw.last(self._raw.capacity)
+        features = np.empty((m, n * _FEATURES_PER_METRIC))
+        features[:, :n] = x
+        before = np.concatenate([previous[-1:], x[:-1]]) if previous.shape[0] else np.concatenate([x[:1], x[:-1]])
+        features[:, n : 2 * n] = x - before
+        features[:, 2 * n : 3 * n] = self._window_mean(previous, x, cfg.mean_window)
+        mean = self._window_mean(previous, x, cfg.spread_window)
+        rows = np.concatenate([previous, x])
+        first = previous.shape[0]
+        squares = np.zeros((m, n))
+        if first >= cfg.spread_window - 1:
+            # Every row has a full window: all deviations at once, then added in the same order as below.
+            offsets = first - np.arange(cfg.spread_window)[:, None] + np.arange(m)[None, :]
+            deviations = rows[offsets] - mean[None, :, :]
+            deviations *= deviations
+            for back in range(cfg.spread_window):
+                squares += deviations[back]
+        else:
+            for back in range(cfg.spread_window):
+                start = first - back
+                if start >= 0:
+                    deviation = rows[start : start + m] - mean
+                    squares += deviation * deviation
+                elif m + start > 0:
+                    deviation = rows[: m + start] - mean[-start:]
+                    squares[-start:] += deviation * deviation
+        counts = np.minimum(np.arange(first + 1, first + m + 1), cfg.spread_window).astype(np.float64)[:, None]
+        features[:, 3 * n :] = np.sqrt(squares / counts)
+        self._raw.extend(x)
 
-    def _tail_log_decay(self, excess: FloatArray) -> FloatArray:
-        """Decades lost beyond the tail start for an excess in units of the tail scale (GPD tail)."""
-        shape = self.config.tail_shape
-        excess = np.maximum(excess, 0.0)
-        if shape == 0.0:
-            return np.asarray(excess / _LN10, dtype=np.float64)
-        return np.asarray(np.log10(1.0 + shape * excess) / shape, dtype=np.float64)
+        # Each shape feature's one-sided tail probability among its own earlier values (in decades).
+        per_feature = self._now.decades(features).reshape(m, _FEATURES_PER_METRIC, n)
+        # A metric's onset evidence: half the sum of its shape features' evidence (between their max,
+        # right if fully dependent, and their sum, right if independent): a real change moves several.
+        contributions = per_feature.sum(axis=1) * 0.5
+        # A metric that *stays* abnormal: both its level and its short mean are rare now. A single spike
+        # passes at once; a level shift keeps this up for as long as it is news.
+        level_and_mean = np.concatenate([features[:, :n], features[:, 2 * n : 3 * n]], axis=1)
+        before = self._before.decades(level_and_mean).reshape(m, 2, n)
+        held_metric = np.minimum(before[:, 0], before[:, 1])
+        onset = self._combine(contributions - self._log_tests)
+        # Bonferroni over the tests it uses: two features, each judged on the side its value lies.
+        held = self._combine(held_metric - _LOG_HELD_TESTS)
+        if self._model is not None:
+            onset = onset + cfg.learned_weight * self._learned_decades(features, stamps)
 
-    def _tail_decades(self, features: FloatArray) -> FloatArray:
-        """``-log10`` of each feature's smaller tail probability (upper or lower) among the stored history.
+        index = self._rows_seen + np.arange(m)
+        warm = index >= cfg.warmup_rows
+        remembered_onset = np.where(warm, onset, 0.0)
+        remembered = np.where(warm, np.maximum(onset, held), 0.0)
+        clock = np.maximum.accumulate(np.concatenate([self._clock.last(1)[:, 0], stamps.astype(np.float64)]))[-m:]
 
-        Inside the history's range the probability is the share of earlier values at or beyond this
-        one; past the outer ``tail_share`` of them it is extrapolated as an exponential tail with their
-        mean excess (peaks over threshold), so a value far beyond anything seen keeps getting rarer.
-        """
-        # The upper tail matters above the median, the lower tail below it: one side per feature.
-        up = features >= self._median
-        result = np.empty_like(features)
-        for side, mask in ((True, up), (False, ~up)):
-            if not mask.any():
-                continue
-            x = features[mask]
-            if side:
-                start, scale, edge = self._upper_start[mask], self._upper_scale[mask], self._band_edge_high[mask]
-                beyond, excess = x > start, (x - start) / scale
-                inner = self._inner_slope_up[mask] * (x - self._median[mask])
-                counted = (self._highest[:, mask] >= x).sum(axis=0)
-                in_band = x >= edge
+        # An onset already under way is no news: discount by its recent peak. Nor is what happened at
+        # about this time of day on an earlier day (a nightly job): discount by that peak. A held level
+        # is not discounted by its own onset: it stays news until the reference takes it in.
+        repeat = np.zeros(m)
+        if cfg.repeat_window_rows:
+            window = cfg.repeat_window_rows
+            past = self._onset_memory.last(window)[:, 0]
+            if m == 1:
+                peaks = np.array([past.max() if past.shape[0] else -np.inf])
             else:
-                start, scale, edge = self._lower_start[mask], self._lower_scale[mask], self._band_edge_low[mask]
-                beyond, excess = x < start, (start - x) / scale
-                inner = self._inner_slope_down[mask] * (self._median[mask] - x)
-                counted = (self._lowest[:, mask] <= x).sum(axis=0)
-                in_band = x <= edge
-            log_p = np.maximum(-math.log10(2.0) + inner, self._inner_cap)
-            # Counts are exact only while some band value lies beyond x; when the whole band ties with
-            # or passes x (a flat or quantised metric), the straight line is the better estimate.
-            in_band &= counted < self._band_rows
-            if in_band.any():
-                log_p = np.where(in_band, np.log10(np.maximum(counted, 1)) - self._log_size, log_p)
-            if beyond.any():
-                log_p = np.where(beyond, self._log_tail_share - self._tail_log_decay(excess), log_p)
-            result[mask] = -log_p
+                padded = np.concatenate([np.full(window - past.shape[0], -np.inf), past, remembered_onset])
+                peaks = np.lib.stride_tricks.sliding_window_view(padded, window)[:m].max(axis=1)
+            repeat = cfg.repeat_discount * np.maximum(peaks, 0.0)
+        seasonal = np.zeros(m)
+        if cfg.seasonal_days:
+            seasonal = cfg.seasonal_discount * self._seasonal_peaks(clock, remembered)
+        evidence = np.maximum(onset - np.maximum(repeat, seasonal), held - seasonal)
+        evidence = np.where(warm, evidence, 0.0)
+
+        scores = np.where(warm, 1.0 - 2.0 ** (-np.maximum(evidence, 0.0) / cfg.score_half_decades), 0.0)
+
+        self._features.extend(features)
+        self._clock.extend(clock[:, None])
+        self._seasonal_memory.extend(remembered[:, None])
+        self._onset_memory.extend(remembered_onset[:, None])
+        if self._train_values is not None and self._train_stamps is not None:
+            self._train_values.extend(x)
+            self._train_stamps.extend(stamps.astype(np.float64)[:, None])
+        self._rows_seen += m
+        return scores, contributions
+
+    @staticmethod
+    def _window_mean(previous: FloatArray, block: FloatArray, window: int) -> FloatArray:
+        first = previous.shape[0]
+        sizes = np.minimum(np.arange(first + 1, first + block.shape[0] + 1), window).astype(np.float64)
+        return _running_sums(previous, block, window) / sizes[:, None]
+
+    def _combine(self, per_metric: FloatArray) -> FloatArray:
+        """Evidence that some metrics deviate together: the best ``k * (k-th largest) - log10 C(n, k)``.
+
+        ``per_metric`` is each metric's evidence already corrected for its own tests. If k of n
+        independent metrics each have a tail probability of at most p, the chance of that is at most
+        ``C(n, k) p ** k``; k = 1 is Bonferroni over the metrics. So two metrics jumping together count
+        for more than either alone, and one metric alone is judged as before.
+        """
+        if per_metric.shape[1] == 1:
+            return np.asarray(per_metric[:, 0], dtype=np.float64)
+        ordered = -np.sort(-per_metric, axis=1)
+        # Each metric beyond the first must clear the null-calibrated offset (``_METRIC_NULL_DECADES``
+        # rather than the lone metric's ``log10 8``) before it adds evidence.
+        stricter = np.maximum(ordered - self._extra_offset, 0.0)
+        together = stricter * self._ks - self._log_choose
+        together[:, 0] = ordered[:, 0] - self._log_choose[0]
+        return np.asarray(together.max(axis=1), dtype=np.float64)
+
+    def _learned_decades(self, features: FloatArray, stamps: IntArray) -> FloatArray:
+        assert self._model is not None
+        cfg = self.config
+        inputs = features
+        if self._model.use_time_of_day:
+            inputs = np.concatenate([features, _time_of_day(stamps)], axis=1)
+        raw = self._model.raw_scores(inputs)
+        if cfg.smoothing_rows > 1:
+            previous = self._learned_recent.last(cfg.smoothing_rows)
+            smoothed = _running_sums(previous, raw[:, None], cfg.smoothing_rows)[:, 0]
+            first = previous.shape[0]
+            smoothed = smoothed / np.minimum(np.arange(first + 1, first + len(raw) + 1), cfg.smoothing_rows)
+        else:
+            smoothed = raw
+        result = self._learned.decades(smoothed) if self._learned_history.count else np.zeros_like(raw)
+        self._learned_history.extend(smoothed[:, None])
+        self._learned_recent.extend(raw[:, None])
         return result
 
-    def _maybe_train(self, timestamp_ms: int, x: FloatArray) -> None:
-        if self._train_values is None or self._train_stamps is None:
-            return
+    def _seasonal_peaks(self, clock: FloatArray, remembered: FloatArray) -> FloatArray:
+        """Largest evidence within ``seasonal_tolerance_ms`` of this time on the last ``seasonal_days`` days."""
         cfg = self.config
-        self._train_values.append(x)
-        self._train_stamps.append(np.array([float(timestamp_ms)]))
-        seen = self._rows_seen
-        if seen < cfg.learned_after_rows or cfg.learned_weight == 0.0:
+        m = clock.shape[0]
+        stored = min(self._clock.count, self._clock.capacity)
+        if m == 1:
+            # One row: only stored rows lie before it, so no copy of the history is needed.
+            clocks = self._clock.last(stored)[:, 0]
+            evidence = self._seasonal_memory.last(stored)[:, 0]
+        else:
+            clocks = np.concatenate([self._clock.last(stored)[:, 0], clock])
+            evidence = np.concatenate([self._seasonal_memory.last(stored)[:, 0], remembered])
+        if not stored or clock[-1] - _DAY_MS + cfg.seasonal_tolerance_ms < clocks[0]:
+            return np.zeros(m)  # the history does not reach back a day
+        position = stored + np.arange(m)  # rows strictly before each row of the block
+        peaks = np.zeros(m)
+        tolerance = cfg.seasonal_tolerance_ms
+        for day in range(1, cfg.seasonal_days + 1):
+            centre = clock - day * _DAY_MS
+            low = np.searchsorted(clocks, centre - tolerance, side="left")
+            high = np.minimum(np.searchsorted(clocks, centre + tolerance, side="right"), position)
+            found = high > low
+            if not found.any():
+                continue
+            if m == 1:
+                peaks[0] = max(peaks[0], float(evidence[int(low[0]) : int(high[0])].max()))
+                continue
+            pairs = np.stack([low[found], high[found]], axis=1).ravel()
+            padded = np.concatenate([evidence, [0.0]])  # reduceat reads one past the last pair
+            peaks[found] = np.maximum(peaks[found], np.maximum.reduceat(padded, pairs)[::2])
+        return peaks
+
+    def _refresh(self) -> None:
+        """Rebuild both references from the feature history (``baseline_window`` rows each)."""
+        cfg = self.config
+        n = self.n_features
+        count = min(self._features.count, self._features.capacity)
+        self._next_refresh = self._rows_seen + cfg.baseline_refresh_rows
+        if count == 0:
             return
+        recent = self._features.last(cfg.baseline_window)
+        # Typical magnitude of each metric (median |level|, else its spread) sets the smallest tail
+        # scale of all its features, so an almost flat metric's tiny wobble is not a certainty.
+        magnitude = self._now.refresh(recent, metrics=n)[:n]
+        # The rows of the last ``news_horizon_ms`` are held back from the second reference: a change is
+        # judged against what came before it until it has lasted that long, then it joins the reference
+        # and stops being news. While the history is young, at most half of it is held back.
+        clocks = self._clock.last(count)[:, 0]
+        lag = count - int(np.searchsorted(clocks, clocks[-1] - cfg.news_horizon_ms, side="right"))
+        lag = min(lag, self._max_lag, count // 2)
+        self._lag = lag
+        past = self._features.last(cfg.baseline_window + lag)
+        past = past[: past.shape[0] - lag]
+        self._before.refresh(np.concatenate([past[:, :n], past[:, 2 * n : 3 * n]], axis=1), np.tile(magnitude, 2))
+        if self._model is not None:
+            self._learned.refresh(self._learned_history.last(cfg.calibration_window)[:, 0])
+        # Refresh again once 2% of the history is new, so the amortised cost per row stays flat.
+        self._next_refresh = self._rows_seen + max(cfg.baseline_refresh_rows, recent.shape[0] // 50)
+
+    def _next_training(self) -> int | None:
+        """Rows seen at which the next inline training happens (None: never)."""
+        if self._train_values is None:
+            return None
+        cfg = self.config
+        if cfg.learned_weight == 0.0:
+            return None
+        if self._model is None:
+            return cfg.learned_after_rows
         # Retrain once the history has doubled since the last training (at least ``retrain_every_rows``
         # and at most a quarter of ``max_train_rows`` apart): a model trained on 1,000 rows is soon
         # stale, one trained on 100,000 rows hardly changes with the next 1,000.
         gap = min(max(cfg.retrain_every_rows, self._last_trained_at), max(cfg.max_train_rows // 4, 1))
-        if self._model is not None and seen - self._last_trained_at < gap:
+        return self._last_trained_at + gap
+
+    def _maybe_train(self) -> None:
+        due = self._next_training()
+        if due is None or self._rows_seen < due or self._train_values is None or self._train_stamps is None:
             return
+        cfg = self.config
         rows = self._train_values.last(cfg.max_train_rows)
         stamps = self._train_stamps.last(cfg.max_train_rows)[:, 0].astype(np.int64)
         self.set_model(LearnedModel.train(stamps, rows, cfg))
-        self._last_trained_at = seen
+        self._last_trained_at = self._rows_seen
 
 
 def score_series(
-    timestamps_ms: Sequence[int], rows: Sequence[Sequence[float]], config: DetectorConfig | None = None
+    timestamps_ms: Sequence[int],
+    rows: Sequence[Sequence[float]],
+    config: DetectorConfig | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Score a whole series exactly as a stream would, including inline training and retraining.
 
     ``config.auto_train`` is forced on so the switch to the learned model happens as in a long-running
-    detector. Row ``i``'s score depends only on rows ``0..i``.
+    detector. Row ``i``'s score depends only on rows ``0..i`` and equals what :meth:`StreamingDetector.score`
+    gives it; rows are scored in blocks that share a reference, which is much faster. Rows are scored in
+    the order given, whatever their timestamps (a clock that steps back or repeats changes nothing but
+    the time of day they show). ``progress``, if given, is called with the number of rows scored since
+    its previous call.
     """
     if len(timestamps_ms) != len(rows):
         raise ValueError(f"{len(timestamps_ms)} timestamps for {len(rows)} rows")
@@ -949,4 +1202,12 @@ def score_series(
         return []
     cfg = replace(config or DetectorConfig(), auto_train=True)
     detector = StreamingDetector(len(rows[0]), cfg)
-    return [detector.score(int(t), row).value for t, row in zip(timestamps_ms, rows, strict=True)]
+    stamps = np.asarray(timestamps_ms, dtype=np.int64)
+    matrix = np.asarray(rows, dtype=np.float64)
+    scores: list[float] = []
+    for start in range(0, len(rows), _PROGRESS_ROWS):
+        end = min(start + _PROGRESS_ROWS, len(rows))
+        scores.extend(detector.score_many(stamps[start:end], matrix[start:end]).tolist())
+        if progress is not None:
+            progress(end - start)
+    return scores

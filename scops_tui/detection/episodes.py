@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,6 +42,66 @@ class EpisodeEvent:
 
     kind: Literal["opened", "extended", "closed"]
     episode: EpisodeSnapshot
+    reason: Literal["quiet", "new_normal"] | None = None
+    """Why a closed episode closed: the host was normal again (`quiet`), or its level was held for
+    `new_normal_ms` and became the new normal."""
+
+
+REFERENCE_SAMPLES = 300
+"""Samples outside any episode that the pre-onset reference of each metric is taken over."""
+MIN_REFERENCE_SAMPLES = 60
+"""Fewer samples outside episodes than this (just after start): episodes follow the score alone."""
+LEVEL_WINDOW = 5
+"""A metric's current level is the mean of its last this many samples (a bursty write storm has a level)."""
+ONSET_SAMPLES = 10
+"""A metric whose level rises above its range within this many samples of the onset is part of the change."""
+LEVEL_SPREADS = 3.0
+"""How far outside its reference range, in robust spreads, a level must be to count as abnormal."""
+NEW_NORMAL_MS = 30 * 60_000
+"""A level held this long is no longer news: the episode closes and that level becomes the reference."""
+
+
+@dataclass
+class _Reference:
+    """What a metric looked like before the episode, and how far the episode has taken it."""
+
+    median: float
+    low: float
+    high: float
+    """The range it covered before the onset (1st and 99th percentiles) widened by robust spreads."""
+    furthest: float = 0.0
+    """The largest distance of its level from `median` since the onset, signed (the change's direction)."""
+
+    def abnormal(self, level: float) -> bool:
+        """Outside the pre-onset range at all."""
+        return level < self.low or level > self.high
+
+    def holds(self, level: float) -> bool:
+        """Still changed: outside the pre-onset range, on the side of the change, and at least a quarter as
+        far from the pre-onset median as the furthest level of the episode (a slow drift back is not news)."""
+        distance = level - self.median
+        outside = self.abnormal(level)
+        if outside and (self.furthest == 0.0 or (distance * self.furthest > 0 and abs(distance) > abs(self.furthest))):
+            self.furthest = distance
+        if not outside or self.furthest == 0.0:
+            return False
+        return distance * self.furthest > 0 and abs(distance) >= 0.25 * abs(self.furthest)
+
+
+def _reference(history: Sequence[float]) -> _Reference:
+    ordered = sorted(history)
+    n = len(ordered)
+
+    def quantile(q: float) -> float:
+        return ordered[min(max(round(q * (n - 1)), 0), n - 1)]
+
+    median = quantile(0.5)
+    mad = sorted(abs(x - median) for x in ordered)[n // 2]
+    magnitude = max(abs(median), sum(abs(x) for x in ordered) / n)
+    # A robust spread: the MAD (as a standard deviation), the inter-decile range for lumpy metrics, and
+    # 1 % of the metric's magnitude so an almost flat metric's tiny wobble is not called a change.
+    spread = max(1.4826 * mad, (quantile(0.9) - quantile(0.1)) / 2.563, 0.01 * magnitude, 1e-9)
+    return _Reference(median, quantile(0.01) - LEVEL_SPREADS * spread, quantile(0.99) + LEVEL_SPREADS * spread)
 
 
 @dataclass
@@ -52,6 +113,12 @@ class _OpenEpisode:
     deviations: list[float]
     quiet: int = 0
     names: Sequence[str] = field(default_factory=tuple)
+    references: dict[int, _Reference] = field(default_factory=dict)
+    """Pre-onset range of each metric the episode is about (those that deviated when the score was high)."""
+    candidates: dict[int, _Reference] = field(default_factory=dict)
+    """Pre-onset range of every level metric, for those that join the change just after the onset."""
+    rows: int = 1
+    """Samples fed since the onset (anomalous or not)."""
 
     def snapshot(self) -> EpisodeSnapshot:
         ranked = sorted(zip(self.names, self.deviations, strict=True), key=lambda item: (-item[1], item[0]))
@@ -59,11 +126,28 @@ class _OpenEpisode:
 
 
 class EpisodeGrouper:
-    """Turns a stream of scores into episode events.
+    """Turns a stream of scores (and the metric values they judged) into episode events.
 
-    An episode opens at a score >= `open_threshold`, stays open while scores are >= `close_threshold`
-    (the lower bar is the hysteresis), and closes after `quiet_samples` consecutive samples below it;
-    an anomalous sample within that quiet spell extends the same episode instead of opening a new one.
+    The score says how unusual the host is now; the grouper decides what is news:
+
+    * **Onset.** An episode opens at a score >= `open_threshold` (the flag threshold).
+    * **Sustained.** It stays open while the score is >= `close_threshold` (the lower bar is the
+      hysteresis), *or* while the host is still changed: a metric the episode is about (among
+      `level_metrics`: one that deviated at least half as much as the most deviating one while the score
+      was high, or whose level left its range within 10 samples of the onset) has its level (mean of
+      the last 5 samples) outside the range it covered over the last 300 samples before the onset
+      (1st to 99th percentile) widened by 3 robust spreads, on the side of the change and at least a
+      quarter as far from its pre-onset median as the furthest level of the episode. So a CPU burn or a memory
+      hog is one episode from its onset to its end, even when the detector has stopped finding the
+      level surprising. With `hold_rises_only`, only a level above its range holds (a resource held
+      busy, not a host that went quiet). With fewer than 60 samples before the onset (just after
+      start), or without values, the episode follows the score alone.
+    * **End.** It closes after `quiet_samples` consecutive samples that are neither; its end is the last
+      abnormal sample. An anomalous sample within that quiet spell extends the same episode instead of
+      opening a new one.
+    * **New normal.** A level held for `new_normal_ms` (30 minutes) is no longer news: the episode closes
+      (reason `new_normal`), the held level becomes the reference, and no new episode opens until the
+      score has dropped below the close bar or the host leaves that level.
     """
 
     def __init__(
@@ -72,47 +156,151 @@ class EpisodeGrouper:
         *,
         open_threshold: float = 0.5,
         close_threshold: float | None = None,
-        quiet_samples: int = 6,
+        quiet_samples: int = 5,
+        new_normal_ms: int = NEW_NORMAL_MS,
+        level_metrics: Sequence[str] | None = None,
+        hold_rises_only: bool = False,
     ) -> None:
         close = open_threshold * 0.7 if close_threshold is None else close_threshold
         if not 0 < close <= open_threshold <= 1:
             raise ValueError("thresholds must satisfy 0 < close_threshold <= open_threshold <= 1")
         if quiet_samples < 1:
             raise ValueError("quiet_samples must be at least 1")
+        if new_normal_ms < 1:
+            raise ValueError("new_normal_ms must be positive")
         self.metric_names = tuple(metric_names)
         self.open_threshold = open_threshold
         self.close_threshold = close
         self.quiet_samples = quiet_samples
+        self.new_normal_ms = new_normal_ms
+        chosen = self.metric_names if level_metrics is None else tuple(level_metrics)
+        self._level_indexes = {k for k, name in enumerate(self.metric_names) if name in chosen}
+        """Metrics whose level can hold an episode open (not a lagging average such as the load)."""
+        self.hold_rises_only = hold_rises_only
         self._open: _OpenEpisode | None = None
+        self._calm: deque[tuple[float, ...]] = deque(maxlen=REFERENCE_SAMPLES)
+        self._recent: deque[tuple[float, ...]] = deque(maxlen=LEVEL_WINDOW)
+        self._latest: deque[tuple[float, ...]] = deque(maxlen=REFERENCE_SAMPLES)
+        """Every recent sample, in or out of an episode (a held level becomes the new reference)."""
+        self._held: dict[int, _Reference] | None = None
+        """After a new-normal close: the held level's range, until the score calms or the host leaves it."""
 
     @property
     def current(self) -> EpisodeSnapshot | None:
         """The open episode, if any."""
         return None if self._open is None else self._open.snapshot()
 
-    def feed(self, timestamp_ms: int, score: float, deviations: Sequence[float]) -> EpisodeEvent | None:
-        """Account for one scored sample; return the event it caused, if any."""
+    def note_history(self, values: Sequence[float]) -> None:
+        """Remember a sample from before this grouper started (recorded history), for the reference."""
+        row = tuple(float(v) for v in values)
+        self._calm.append(row)
+        self._recent.append(row)
+        self._latest.append(row)
+
+    def feed(
+        self,
+        timestamp_ms: int,
+        score: float,
+        deviations: Sequence[float],
+        values: Sequence[float] | None = None,
+    ) -> EpisodeEvent | None:
+        """Account for one scored sample; return the event it caused, if any.
+
+        `values` are the sample's metric values (in the order of `metric_names`); without them the
+        episode follows the score alone.
+        """
+        row = None if values is None else tuple(float(v) for v in values)
+        if row is not None:
+            self._recent.append(row)
+            self._latest.append(row)
         episode = self._open
         if episode is None:
-            if score < self.open_threshold:
-                return None
-            self._open = _OpenEpisode(
-                timestamp_ms, timestamp_ms, score, 1, [float(d) for d in deviations], names=self.metric_names
-            )
-            return EpisodeEvent("opened", self._open.snapshot())
-        if score >= self.close_threshold:
+            return self._maybe_open(timestamp_ms, score, deviations, row)
+        episode.rows += 1
+        if score >= self.open_threshold:
+            self._watch(episode, deviations)
+        if score >= self.close_threshold or self._abnormal(episode):
             episode.quiet = 0
             episode.end_ms = timestamp_ms
             episode.samples += 1
             episode.peak = max(episode.peak, score)
             episode.deviations = [max(a, float(b)) for a, b in zip(episode.deviations, deviations, strict=True)]
+            if timestamp_ms - episode.start_ms >= self.new_normal_ms and episode.references:
+                self._open = None
+                held = list(self._latest)[-episode.rows :]
+                self._calm = deque(held, maxlen=REFERENCE_SAMPLES)
+                self._held = {k: _reference([r[k] for r in self._calm]) for k in episode.references}
+                return EpisodeEvent("closed", episode.snapshot(), "new_normal")
             return EpisodeEvent("extended", episode.snapshot())
         episode.quiet += 1
         if episode.quiet >= self.quiet_samples:
             self._open = None
-            return EpisodeEvent("closed", episode.snapshot())
+            return EpisodeEvent("closed", episode.snapshot(), "quiet")
         return None
+
+    def _maybe_open(
+        self, timestamp_ms: int, score: float, deviations: Sequence[float], row: tuple[float, ...] | None
+    ) -> EpisodeEvent | None:
+        if self._held is not None:
+            level = self._levels()
+            left = level is not None and any(ref.abnormal(level[k]) for k, ref in self._held.items())
+            if score < self.close_threshold or left:
+                self._held = None  # the detector calmed down, or the host moved: news again
+            else:
+                if row is not None:
+                    self._calm.append(row)
+                return None
+        if score < self.open_threshold:
+            if row is not None:
+                self._calm.append(row)
+            return None
+        episode = _OpenEpisode(
+            timestamp_ms, timestamp_ms, score, 1, [float(d) for d in deviations], names=self.metric_names
+        )
+        self._open = episode
+        if len(self._calm) >= MIN_REFERENCE_SAMPLES:
+            episode.candidates = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
+        self._watch(episode, deviations)
+        return EpisodeEvent("opened", episode.snapshot())
+
+    def _watch(self, episode: _OpenEpisode, deviations: Sequence[float]) -> None:
+        """Start watching the metrics that deviate most now (at least half the largest deviation)."""
+        if not episode.candidates or not deviations:
+            return
+        largest = max(float(d) for d in deviations)
+        if largest <= 0:
+            return
+        for k, d in enumerate(deviations):
+            if float(d) >= 0.5 * largest and k not in episode.references and k in episode.candidates:
+                episode.references[k] = episode.candidates[k]
+
+    def _levels(self) -> list[float] | None:
+        if not self._recent:
+            return None
+        width = len(self._recent[0])
+        return [sum(r[k] for r in self._recent) / len(self._recent) for k in range(width)]
+
+    def _abnormal(self, episode: _OpenEpisode) -> bool:
+        level = self._levels()
+        if level is None:
+            return False
+        if episode.rows <= ONSET_SAMPLES:
+            for k, ref in episode.candidates.items():
+                rose = level[k] > ref.high or (level[k] < ref.low and not self.hold_rises_only)
+                if k not in episode.references and rose:
+                    episode.references[k] = ref
+        if not episode.references:
+            return False
+        # Every watched metric updates its furthest level, so no short-circuit.
+        held = [
+            ref.holds(level[k]) and (ref.furthest > 0 or not self.hold_rises_only)
+            for k, ref in episode.references.items()
+        ]
+        return any(held)
 
     def reset(self) -> None:
         """Forget the open episode (e.g. after a gap in recording)."""
         self._open = None
+        self._held = None
+        self._recent.clear()
+        self._latest.clear()

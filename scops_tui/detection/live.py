@@ -22,6 +22,15 @@ from scops_tui.detection.episodes import EpisodeEvent, EpisodeGrouper
 from scops_tui.store.database import METRIC_SCALES
 from scops_tui.store.records import MetricRecord
 
+LEVEL_METRICS = tuple(m for m in registry.DETECTED_METRICS if m not in ("load_1m", "disk_usage"))
+"""Metrics whose level keeps an episode open while it stays changed. Not the load average (a 1-minute
+moving average: it lags the end of a change by about a minute) nor disk usage (what a burst wrote stays
+written): they still count towards the score and the ranking of deviating metrics. Only a rise holds an
+episode open (a CPU burn, a memory hog, a write storm); a host that went quieter follows the score."""
+
+_REMEMBERED_EPISODES = 16
+"""Recent episodes whose row a late top-processes measurement can still find."""
+
 REGISTRY_POLL_SECONDS = 60.0
 """How often the recorder looks for a version deployed by someone else (`model deploy`, a training run)."""
 
@@ -67,7 +76,15 @@ class LiveDetection:
         self.config = dataclasses.replace(config or DetectorConfig(), auto_train=False)
         self.settings = settings or DetectionSettings()
         self.detector = StreamingDetector(len(registry.DETECTED_METRICS), self.config)
-        self.grouper = EpisodeGrouper(registry.DETECTED_METRICS, open_threshold=self.settings.threshold)
+        self.grouper = EpisodeGrouper(
+            registry.DETECTED_METRICS,
+            open_threshold=self.settings.threshold,
+            # One bar: a sample is abnormal when it is flagged or the host is held changed; the hysteresis
+            # is in time (5 quiet samples), so a score hovering just under the flag does not hold it open.
+            close_threshold=self.settings.threshold,
+            level_metrics=LEVEL_METRICS,
+            hold_rises_only=True,
+        )
         self.version: registry.ModelVersion | None = None
         self._batch_flagged: list[tuple[int, float, float, dict[str, float]]] = []
         self._events: list[EpisodeEvent] = []
@@ -76,6 +93,11 @@ class LiveDetection:
         self._staged_episode_id: int | None = None
         self._processes: queue.Queue[tuple[int, list[dict[str, Any]]]] = queue.Queue()
         self._process_results: dict[int, list[dict[str, Any]]] = {}
+        """Top processes measured at an episode's onset, by its start, until they are stored on its row."""
+        self._episode_ids: dict[int, int] = {}
+        """Row id of each recent episode by its start (committed), so a late measurement finds its row."""
+        self._staged_ids: dict[int, int] = {}
+        self._staged_stored: list[int] = []
         self._trainer: subprocess.Popen[bytes] | None = None
         self._last_training = 0.0
         self._last_poll = 0.0
@@ -94,7 +116,9 @@ class LiveDetection:
             (self.source, wanted),
         ).fetchall()
         for row in rows:
-            self.detector.score(int(row[0]), _plain(row[1:]))
+            values = _plain(row[1:])
+            self.detector.score(int(row[0]), values)
+            self.grouper.note_history(values)
         self._last_training = time.monotonic()
 
     def _load_deployed(self, conn: sqlite3.Connection) -> None:
@@ -122,7 +146,7 @@ class LiveDetection:
         if flagged:
             features = dict(zip(registry.DETECTED_METRICS, values, strict=True))
             self._batch_flagged.append((index, score, elapsed_ms, features))
-        event = self.grouper.feed(record.timestamp_ms, score, result.contributions)
+        event = self.grouper.feed(record.timestamp_ms, score, result.contributions, values)
         if event is not None:
             self._events.append(event)
             if event.kind == "opened" and self.settings.capture_processes:
@@ -160,6 +184,7 @@ class LiveDetection:
                     ),
                 )
         episode_id = self._episode_id
+        self._staged_ids = dict(self._episode_ids)
         for event in self._events:
             if event.kind == "opened" or episode_id is None:
                 episode_id = review.open_episode(
@@ -170,29 +195,37 @@ class LiveDetection:
                     model_version=version.version,
                     model_version_id=version.id,
                 )
+                self._staged_ids[event.episode.start_ms] = episode_id
             else:
                 review.update_episode(conn, episode_id, event.episode)
             if event.kind == "closed":
                 episode_id = None
+        # Top processes measured at each onset go onto that episode's row whenever they arrive: also when
+        # the episode opened and closed within one batch, or closed before the measurement came back.
         while True:
             try:
                 start, found = self._processes.get_nowait()
             except queue.Empty:
                 break
             self._process_results[start] = found
-        current = self.grouper.current
-        target = episode_id if episode_id is not None else None
-        for start, found in list(self._process_results.items()):
-            if target is not None and current is not None and current.start_ms == start:
-                review.set_top_processes(conn, target, found)
-                del self._process_results[start]
-            elif current is None or current.start_ms != start:
-                del self._process_results[start]  # its episode is already closed and written
+        self._staged_stored = []
+        for start, found in self._process_results.items():
+            row_id = self._staged_ids.get(start)
+            if row_id is not None:
+                review.set_top_processes(conn, row_id, found)
+                self._staged_stored.append(start)
         self._staged_episode_id = episode_id
 
     def after_commit(self) -> None:
         """The batch is on disk: forget what was written."""
         self._episode_id = self._staged_episode_id
+        self._episode_ids = dict(list(self._staged_ids.items())[-_REMEMBERED_EPISODES:])
+        for start in self._staged_stored:
+            self._process_results.pop(start, None)
+        # A measurement whose episode never got a row (its batch was given up) is not kept forever.
+        for start in list(self._process_results)[:-_REMEMBERED_EPISODES]:
+            del self._process_results[start]
+        self._staged_stored = []
         self._batch_flagged.clear()
         self._events.clear()
         self._batch_size = 0
@@ -202,6 +235,8 @@ class LiveDetection:
         self._batch_flagged.clear()
         self._events.clear()
         self._staged_episode_id = self._episode_id = None
+        self._staged_ids = dict(self._episode_ids)
+        self._staged_stored = []
         self.grouper.reset()
 
     def drop_oldest(self, count: int) -> None:
@@ -212,6 +247,7 @@ class LiveDetection:
     def after_rollback(self) -> None:
         """The batch was not written: keep everything for the next try."""
         self._staged_episode_id = self._episode_id
+        self._staged_stored = []
 
     def _ensure_version(self, conn: sqlite3.Connection) -> registry.ModelVersion:
         if self.version is None:

@@ -8,9 +8,11 @@ numeric columns; every non-timestamp column is a feature of the series.
 * Values must be finite numbers; an empty cell, ``nan`` or ``inf`` is an error.
 * Fully blank lines are skipped (a trailing newline is common); every other line must have exactly as
   many fields as the header.
-* Timestamps must not go backwards. **Duplicate timestamps are kept**: each row is a separate sample,
-  scored in input order, and gets its own output row (NAB's data has such rows; dropping them would
-  shift every later row of the output against the input).
+* **Rows are kept in file order, whatever their clock.** A timestamp that steps back (an NTP
+  correction, the repeated hour of a daylight-saving change) or repeats the previous row's is accepted:
+  each row is a separate sample, scored in input order, and gets its own output row (NAB's data has such
+  rows; dropping or sorting them would shift the output against the input). :class:`Series` counts them
+  (``steps_back``, ``repeats``, ``first_clock_line``) so the caller can say so once.
 
 Every problem raises :class:`~scops_tui.errors.InputFileError` naming the file, the line (1-based,
 the header is line 1) and, where there is one, the column.
@@ -58,6 +60,26 @@ class Series:
     rows: list[tuple[float, ...]]
     raw_rows: list[tuple[str, ...]]
     line_numbers: list[int]
+    steps_back: int = 0
+    """Rows whose timestamp is earlier than the previous row's."""
+    repeats: int = 0
+    """Rows whose timestamp equals the previous row's."""
+    first_clock_line: int | None = None
+    """Line of the first row that steps back or repeats (1-based, header = line 1), if any."""
+
+    def clock_warning(self) -> str | None:
+        """One line saying how many rows step back or repeat a timestamp, and where the first is; None if none."""
+        if not (self.steps_back or self.repeats):
+            return None
+        parts = []
+        if self.steps_back:
+            parts.append(f"{self.steps_back:,} row{'s' if self.steps_back != 1 else ''} step back in time")
+        if self.repeats:
+            parts.append(f"{self.repeats:,} repeat the previous row's timestamp")
+        return (
+            f"{self.path}: {' and '.join(parts)} (first at line {self.first_clock_line}); "
+            "all rows are scored in file order"
+        )
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -154,7 +176,8 @@ def read_series(path: str | os.PathLike[str]) -> Series:
     raw_rows: list[tuple[str, ...]] = []
     line_numbers: list[int] = []
     previous_ms: int | None = None
-    previous_line = 0
+    steps_back = repeats = 0
+    first_clock_line: int | None = None
     while True:
         try:
             fields = next(reader)
@@ -173,20 +196,19 @@ def read_series(path: str | os.PathLike[str]) -> Series:
             timestamp_ms = parse_timestamp_ms(fields[timestamp_index])
         except ValueError as exc:
             raise InputFileError(name, f"line {line}, column {header[timestamp_index]!r}", str(exc)) from None
-        if previous_ms is not None and timestamp_ms < previous_ms:
-            raise InputFileError(
-                name,
-                f"line {line}, column {header[timestamp_index]!r}",
-                f"timestamps must be in ascending order: {fields[timestamp_index].strip()!r} is earlier "
-                f"than line {previous_line}",
-            )
         values = tuple(_parse_value(name, line, header[i], fields[i]) for i in value_indices)
         timestamps_ms.append(timestamp_ms)
         rows.append(values)
         raw_rows.append(tuple(fields))
         line_numbers.append(line)
+        if previous_ms is not None and timestamp_ms <= previous_ms:
+            if timestamp_ms < previous_ms:
+                steps_back += 1
+            else:
+                repeats += 1
+            if first_clock_line is None:
+                first_clock_line = line
         previous_ms = timestamp_ms
-        previous_line = line
 
     if not rows:
         raise InputFileError(name, "", "header only: the file has no data rows")
@@ -199,6 +221,9 @@ def read_series(path: str | os.PathLike[str]) -> Series:
         rows=rows,
         raw_rows=raw_rows,
         line_numbers=line_numbers,
+        steps_back=steps_back,
+        repeats=repeats,
+        first_clock_line=first_clock_line,
     )
 
 

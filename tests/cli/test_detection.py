@@ -79,7 +79,8 @@ def test_detect_on_a_nab_file(tmp_path: Path) -> None:
         ("timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,abc\n", ["line 3", "value"]),
         ("timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,nan\n", ["line 3", "value"]),
         ("timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,inf\n", ["line 3", "value"]),
-        ("timestamp,value\n2024-01-01 00:00:05,1\n2024-01-01 00:00:01,2\n", ["line 3", "timestamp"]),
+        ("timestamp,value\n2024-01-01 00:00:05,1\n2024-01-01 00:00:01\n", ["line 3", "expected 2 fields"]),
+        ("timestamp,value\n2024-01-01 00:00:05,1\n2024-01-01 00:00:01,x\n", ["line 3", "value"]),
         ("timestamp,value\nyesterday,1\n", ["line 2", "timestamp"]),
         ("", ["empty"]),
         ("timestamp,value\n", ["no data"]),
@@ -97,6 +98,30 @@ def test_detect_bad_input_is_one_line_naming_the_place(tmp_path: Path, content: 
     for fragment in fragments:
         assert fragment.lower() in lines[0].lower(), lines[0]
     assert result.stdout == ""
+
+
+def test_detect_scores_every_row_in_file_order_when_the_clock_steps_back_or_repeats(tmp_path: Path) -> None:
+    """An NTP step back and a repeated hour (daylight saving): one warning line, then every row scored in order."""
+    stamps = [f"2024-01-01 00:{i // 60:02d}:{i % 60:02d}" for i in range(400)]
+    stamps[200:200] = stamps[150:160]  # ten rows repeat earlier times: one step back, nine steps forward
+    stamps.insert(300, stamps[299])  # one exact repeat
+    values = [10.0 + (i % 7) * 0.1 for i in range(len(stamps))]
+    values[350] = 95.0
+    lines = ["timestamp,value"] + [f"{t},{v}" for t, v in zip(stamps, values, strict=True)]
+    source = tmp_path / "clock.csv"
+    source.write_text("\n".join(lines) + "\n")
+    result = run_cli("detect", str(source))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1, result.stderr
+    assert "warning" in warnings[0] and str(source) in warnings[0]
+    assert "1 row step back" in warnings[0] and "1 repeat" in warnings[0] and "line 202" in warnings[0]
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["timestamp"] for r in rows] == stamps
+    assert [float(r["value"]) for r in rows] == values
+    scores = [float(r["anomaly_score"]) for r in rows]
+    assert all(math.isfinite(s) and 0.0 <= s <= 1.0 for s in scores)
+    assert scores[350] == max(scores)
 
 
 def test_detect_missing_file_is_one_line(tmp_path: Path) -> None:

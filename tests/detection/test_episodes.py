@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scops_tui.detection.episodes import EpisodeGrouper, severity_of
+from scops_tui.detection.episodes import LEVEL_WINDOW, EpisodeGrouper, severity_of
 
 NAMES = ("cpu_usage", "memory_usage")
 
@@ -69,3 +69,80 @@ def test_bad_thresholds_are_refused() -> None:
         EpisodeGrouper(NAMES, open_threshold=0.3, close_threshold=0.5)
     with pytest.raises(ValueError):
         EpisodeGrouper(NAMES, quiet_samples=0)
+
+
+def feed_levels(grouper: EpisodeGrouper, scores: list[float], cpu: list[float]) -> list[tuple[str, int, str | None]]:
+    """Feed (score, cpu level) pairs at 1 s; return (kind, sample index, reason) of each open/close."""
+    events = []
+    for i, (score, level) in enumerate(zip(scores, cpu, strict=True)):
+        event = grouper.feed(i * 1000, score, (score * 10, 0.1), (level, 30.0 + 0.1 * (i % 3)))
+        if event is not None and event.kind != "extended":
+            events.append((event.kind, i, event.reason))
+    return events
+
+
+def calm_cpu(n: int) -> list[float]:
+    return [3.0 + (i * 7 % 5) * 0.4 for i in range(n)]
+
+
+def test_a_sustained_level_stays_one_episode_after_the_score_goes_quiet() -> None:
+    # 100 calm samples, a 90-sample burn at 100 % whose score is high only at its onset (the detector
+    # stops finding the level surprising), then calm again.
+    cpu = calm_cpu(100) + [100.0] * 90 + calm_cpu(60)
+    scores = [0.05] * 100 + [0.9, 0.7] + [0.05] * 88 + [0.05] * 60
+    grouper = EpisodeGrouper(NAMES, open_threshold=0.45)
+    events = feed_levels(grouper, scores, cpu)
+    assert [e[0] for e in events] == ["opened", "closed"]
+    assert events[0][1] == 100
+    # Back to normal at sample 190: the level (mean of the last 5) is normal again within 5 samples, and
+    # the episode closes after 5 quiet samples: within 10 samples of the host's return.
+    kind, index, reason = events[1]
+    assert (kind, reason) == ("closed", "quiet")
+    assert 190 <= index <= 190 + LEVEL_WINDOW + grouper.quiet_samples
+    snapshot = grouper.feed(999_000, 0.0, (0.0, 0.0), (3.0, 30.0))
+    assert snapshot is None
+
+
+def test_the_episode_end_is_the_last_abnormal_sample() -> None:
+    cpu = calm_cpu(100) + [100.0] * 20 + calm_cpu(30)
+    scores = [0.05] * 100 + [0.9] + [0.05] * 49
+    grouper = EpisodeGrouper(NAMES, open_threshold=0.45)
+    closed = None
+    for i, (score, level) in enumerate(zip(scores, cpu, strict=True)):
+        event = grouper.feed(i * 1000, score, (score * 10, 0.1), (level, 30.0))
+        if event is not None and event.kind == "closed":
+            closed = event.episode
+    assert closed is not None
+    assert closed.start_ms == 100_000
+    # The last sample whose level (mean of 5) still holds the burn: before 120 + 5.
+    assert 119_000 <= closed.end_ms < (120 + LEVEL_WINDOW) * 1000
+
+
+def test_a_level_held_for_the_new_normal_time_is_no_longer_news() -> None:
+    grouper = EpisodeGrouper(NAMES, open_threshold=0.45, new_normal_ms=120_000)
+    cpu = calm_cpu(100) + [60.0] * 400
+    # The detector keeps scoring the held level just above the close bar: it is the episode logic that
+    # decides it is no longer news.
+    scores = [0.05] * 100 + [0.9] + [0.35] * 399
+    events = feed_levels(grouper, scores, cpu)
+    assert events == [("opened", 100, None), ("closed", 220, "new_normal")]
+    # While the level is held and the detector still scores it, nothing new opens ...
+    assert grouper.feed(500_000, 0.9, (9.0, 0.1), (60.0, 30.0)) is None
+    # ... but a change away from the held level is news again.
+    event = grouper.feed(501_000, 0.9, (9.0, 0.1), (100.0, 30.0))
+    assert event is not None and event.kind == "opened"
+
+
+def test_a_spike_without_values_follows_the_score_alone() -> None:
+    grouper = EpisodeGrouper(NAMES, open_threshold=0.45, quiet_samples=2)
+    kinds = [e.kind for e in (grouper.feed(i * 1000, s, (s, 0.0)) for i, s in enumerate([0.9, 0.0, 0.0])) if e]
+    assert kinds == ["opened", "closed"]
+
+
+def test_a_blip_of_one_sample_holds_an_episode_open_no_longer_than_its_level_window() -> None:
+    cpu = [*calm_cpu(100), 100.0, *calm_cpu(30)]
+    scores = [0.05] * 100 + [0.9] + [0.05] * 30
+    grouper = EpisodeGrouper(NAMES, open_threshold=0.45)
+    events = feed_levels(grouper, scores, cpu)
+    assert events[0] == ("opened", 100, None)
+    assert events[1][0] == "closed" and events[1][1] <= 100 + LEVEL_WINDOW + grouper.quiet_samples

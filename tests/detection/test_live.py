@@ -6,11 +6,13 @@ import json
 import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from scops_tui.detection import review
+from scops_tui.detection.detector import Score
 from scops_tui.detection.live import DetectionSettings, LiveDetection
 from scops_tui.recording.recorder import Recorder
 from scops_tui.recording.sampler import CounterReading, HostSampler
@@ -130,4 +132,95 @@ def test_a_refused_detection_row_never_costs_the_samples(db_path: Path, monkeypa
     conn = store.open_database(db_path)
     assert conn.execute("SELECT count(*) FROM metrics").fetchone()[0] == recorder.stats.samples == 331
     assert any("not stored" in error for error in recorder.stats.errors)
+    conn.close()
+
+
+class ScriptedDetector:
+    """Stands in for the scorer: a fixed score per sample, so the test is about episodes, not scoring."""
+
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = scores
+        self.rows_seen = 0
+
+    def score(self, timestamp_ms: int, values: list[float]) -> Score:
+        value = self.scores[self.rows_seen] if self.rows_seen < len(self.scores) else 0.0
+        self.rows_seen += 1
+        return Score(value=value, contributions=tuple(10.0 * value if i == 0 else 0.0 for i in range(len(values))))
+
+
+def test_an_episode_that_closes_within_one_batch_still_gets_its_top_processes(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scops_tui.recording import processes
+
+    measured = [processes.ProcessUsage(4242, "stress-ng-cpu", 198.5, 0.1, "root")]
+    monkeypatch.setattr(processes, "top_processes", lambda limit=10, window=0.5: measured)
+    conn = store.open_database(db_path)
+    system = store.user_id(conn, "system")
+    detection = LiveDetection(db_path, "host", system, settings=DetectionSettings(train_in_background=False))
+    detection.start(conn)
+    # One flagged sample, then quiet: the episode opens and closes before the batch is written.
+    detection.detector = ScriptedDetector([0.0] * 5 + [0.9] + [0.0] * 14)  # type: ignore[assignment]
+    counters = CalmThenBurn(burn_from=10_000)
+    fake = FakeTime()
+    sampler = HostSampler("host", counters, wall_clock=lambda: 1_800_000_000 + fake.now, monotonic=fake.clock)
+    sampler.prime()
+    batch = []
+    for _ in range(20):
+        fake.now += 1.0
+        batch.append(detection.score(sampler.sample()))
+    assert detection.grouper.current is None, "the episode is already closed"
+    deadline = time.monotonic() + 10
+    while detection._processes.empty() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with store.transaction(conn):
+        written = store.write_metrics(conn, batch, created_by=system, created_at=0)
+        detection.persist(conn, written.first_id)
+    detection.after_commit()
+    (episode,) = review.list_episodes(conn, "all")
+    assert episode.samples == 1
+    assert episode.top_processes == [p.as_json() for p in measured]
+    conn.close()
+
+
+def test_top_processes_measured_after_the_episode_row_was_written_still_reach_it(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scops_tui.recording import processes
+
+    release = threading.Event()
+    measured = [processes.ProcessUsage(7, "dd", 3.0, 0.5, "root")]
+
+    def slow(limit: int = 10, window: float = 0.5) -> list[processes.ProcessUsage]:
+        release.wait(10)
+        return measured
+
+    monkeypatch.setattr(processes, "top_processes", slow)
+    conn = store.open_database(db_path)
+    system = store.user_id(conn, "system")
+    detection = LiveDetection(db_path, "host", system, settings=DetectionSettings(train_in_background=False))
+    detection.start(conn)
+    detection.detector = ScriptedDetector([0.9] + [0.0] * 29)  # type: ignore[assignment]
+    fake = FakeTime()
+    sampler = HostSampler(
+        "host", CalmThenBurn(burn_from=10_000), wall_clock=lambda: 1_800_000_000 + fake.now, monotonic=fake.clock
+    )
+    sampler.prime()
+    for _ in range(3):  # three batches of 10; the measurement comes back only before the last one
+        if _ == 2:
+            release.set()
+            deadline = time.monotonic() + 10
+            while detection._processes.empty() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        batch = []
+        for _i in range(10):
+            fake.now += 1.0
+            batch.append(detection.score(sampler.sample()))
+        with store.transaction(conn):
+            written = store.write_metrics(conn, batch, created_by=system, created_at=0)
+            detection.persist(conn, written.first_id)
+        detection.after_commit()
+    (episode,) = review.list_episodes(conn, "all")
+    assert episode.end_timestamp == episode.timestamp  # a one-sample episode, closed in the first batch
+    assert episode.top_processes == [p.as_json() for p in measured]
     conn.close()

@@ -150,11 +150,18 @@ def test_quality_from_verdicts_is_stored_on_the_version(conn: sqlite3.Connection
             "prediction_time_ms, actual_anomaly, feedback_provided_at) VALUES (?, ?, ?, 0.9, 0.1, ?, ?)",
             (version.id, metrics_id, predicted, actual, None if actual is None else START),
         )
-    evaluated, quality = registry.evaluate(conn, version.id)
+    result = registry.evaluate(conn, version.id)
+    quality, evaluated = result.samples, result.version
     assert (quality.true_positives, quality.false_positives, quality.false_negatives) == (2, 1, 1)
-    assert evaluated.precision == pytest.approx(2 / 3)
-    assert evaluated.recall == pytest.approx(2 / 3)
-    assert evaluated.f1 == pytest.approx(2 / 3)
+    assert quality.precision == pytest.approx(2 / 3)
+    assert quality.recall == pytest.approx(2 / 3)
+    # No episode carries a verdict; the one missed sample is one missed span.
+    assert (result.episodes.true_positives, result.episodes.false_positives, result.episodes.false_negatives) == (
+        0,
+        0,
+        1,
+    )
+    assert (evaluated.precision, evaluated.recall, evaluated.f1) == (None, 0.0, None)
     assert evaluated.accuracy is None  # no labelled normal sample: accuracy would mean nothing
 
 

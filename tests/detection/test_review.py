@@ -87,10 +87,13 @@ def test_verdicts_reach_the_predictions_and_the_versions_quality(conn: sqlite3.C
     assert [row[0] for row in who] == [store.user_id(conn, operator)]
     marked = review.mark_missed(conn, "host", T0 + 5000, T0 + 5000, operator, version.id)
     assert marked == 0  # sample 5 was flagged: it is not a miss
-    evaluated, quality = registry.evaluate(conn, version.id)
-    assert (quality.true_positives, quality.false_positives) == (3, 2)
-    assert evaluated.precision == pytest.approx(0.6)
-    assert evaluated.recall == pytest.approx(1.0)
+    result = registry.evaluate(conn, version.id)
+    # Counted in episodes: one confirmed, one false positive, however many samples each spans.
+    assert (result.episodes.true_positives, result.episodes.false_positives) == (1, 1)
+    assert result.version.precision == pytest.approx(0.5)
+    assert result.version.recall == pytest.approx(1.0)
+    # Sample-level figures beside: 3 confirmed samples, 2 false-positive ones.
+    assert (result.samples.true_positives, result.samples.false_positives) == (3, 2)
 
 
 def test_a_missed_anomaly_counts_against_recall(conn: sqlite3.Connection, operator: str) -> None:
@@ -103,8 +106,9 @@ def test_a_missed_anomaly_counts_against_recall(conn: sqlite3.Connection, operat
     store.insert_metrics(conn, records, created_by=system, created_at=T0)
     assert review.mark_missed(conn, "host", T0 + 1000, T0 + 2000, operator, version.id) == 2
     assert review.mark_missed(conn, "host", T0 + 1000, T0 + 2000, operator, version.id) == 0  # idempotent
-    _, quality = registry.evaluate(conn, version.id)
-    assert quality.false_negatives == 2
-    assert quality.recall == 0.0
+    result = registry.evaluate(conn, version.id)
+    assert result.episodes.false_negatives == 1  # one marked span, of 2 samples
+    assert result.samples.false_negatives == 2
+    assert result.episodes.recall == 0.0
     with pytest.raises(review.ReviewError):
         review.mark_missed(conn, "host", T0 + 2000, T0, operator, version.id)

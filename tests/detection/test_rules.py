@@ -49,7 +49,7 @@ def test_rule_scores_on_the_legacy_data_against_its_labels(conn: sqlite3.Connect
     )
     assert rules.evaluate_rules(conn, real.id, "historical_data", system_user(conn)) == 145
     assert rules.evaluate_rules(conn, real.id, "historical_data", system_user(conn)) == 0
-    _version, quality = registry.evaluate(conn, real.id)
+    quality = registry.evaluate(conn, real.id).samples
     assert quality.labelled == 145
     assert quality.true_positives + quality.false_negatives == 10
 

@@ -80,7 +80,8 @@ def test_write_scores_needs_one_score_per_row(tmp_path: Path) -> None:
         ("timestamp,value\n1,2\n2,\n", "line 3, column 'value'", "empty value"),
         ("timestamp,value\n1,2\n2,3,4\n", "line 3", "expected 2 fields"),
         ("timestamp,value\n1,2\nyesterday,3\n", "line 3, column 'timestamp'", "unparseable timestamp"),
-        ("timestamp,value\n5,2\n4,3\n", "line 3, column 'timestamp'", "ascending order"),
+        ("timestamp,value\n5,2\n4\n", "line 3", "expected 2 fields"),
+        ("timestamp,value\n5,2\n4,x\n", "line 3, column 'value'", "not a number"),
     ],
 )
 def test_bad_input_names_file_line_and_column(tmp_path: Path, content: str, where: str, problem: str) -> None:
@@ -92,6 +93,23 @@ def test_bad_input_names_file_line_and_column(tmp_path: Path, content: str, wher
     assert error.where == where
     assert problem in error.problem
     assert str(path) in str(error)
+
+
+def test_clock_steps_back_and_repeats_are_kept_in_file_order_and_counted(tmp_path: Path) -> None:
+    text = "timestamp,value\n10,1\n20,2\n20,3\n5,4\n30,5\n25,6\n"
+    series = read_series(write(tmp_path, text))
+    assert series.timestamps_ms == [10_000, 20_000, 20_000, 5_000, 30_000, 25_000]
+    assert series.rows == [(1.0,), (2.0,), (3.0,), (4.0,), (5.0,), (6.0,)]
+    assert (series.steps_back, series.repeats, series.first_clock_line) == (2, 1, 4)
+    warning = series.clock_warning()
+    assert warning is not None and "\n" not in warning
+    assert "2 rows step back" in warning and "1 repeat" in warning and "line 4" in warning
+
+
+def test_a_clean_clock_has_no_warning(tmp_path: Path) -> None:
+    series = read_series(write(tmp_path, "timestamp,value\n1,1\n2,2\n"))
+    assert (series.steps_back, series.repeats, series.first_clock_line) == (0, 0, None)
+    assert series.clock_warning() is None
 
 
 def test_bad_encoding_names_the_line(tmp_path: Path) -> None:

@@ -1,0 +1,101 @@
+"""Real host traces, recorded by bench/scenarios.py with faults injected by stress-ng, replayed through the
+recorder's live detection path: each fault is one episode from its onset to its end, and calm is quiet.
+
+The fixtures are real 1 s samples of a 2-core, 24 GiB machine (tests/fixtures/scenarios/<name>.csv) with
+the fault windows as stress-ng ran them (<name>.json). Each fault trace is replayed the way a recorder
+that has been running on that host meets it: the 15-minute calm trace of the same host is its recorded
+history (moved in time to end just before the trace), which the recorder replays into its detector on
+start.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scops_tui.recording.replay import ScenarioFigures, judge, load_trace, replay_into
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
+FAULTS = ("cpu", "memory", "disk", "mix")
+ONSET_WITHIN = 3
+"""Samples from a fault's first sample to its episode's first sample."""
+END_WITHIN = 10
+"""Samples from a fault's last sample to its episode's end (the last abnormal sample)."""
+DAY_MS = 86_400_000
+
+
+def episodes_of(db: Path) -> list[tuple[int, int]]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT timestamp, end_timestamp FROM anomaly_predictions ORDER BY timestamp").fetchall()
+    conn.close()
+    return [(int(a), int(b if b is not None else a)) for a, b in rows]
+
+
+def replay(
+    name: str,
+    rows: list[dict[str, Any]],
+    windows: list[dict[str, Any]],
+    tmp_path: Path,
+    history: list[dict[str, Any]] | None = None,
+) -> ScenarioFigures:
+    db = tmp_path / f"{name}.db"
+    replay_into(rows, db, f"scenario-{name}", history=history)
+    episodes = [e for e in episodes_of(db) if e[1] >= rows[0]["timestamp_ms"]]
+    return judge(name, [row["timestamp_ms"] for row in rows], windows, episodes)
+
+
+NOT_YET = pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 is open: on these real traces the live path still opens late or covers too little of the fault "
+    "(cpu onset 59 samples, 7 % covered) and the calm day opens too many episodes",
+)
+"""The scenario bars of issue 11 that the detector does not meet yet: strict, so meeting one fails this mark."""
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=NOT_YET) if name != "mix" else name for name in FAULTS])
+def test_an_injected_fault_is_one_episode_from_its_onset_to_its_end(name: str, tmp_path: Path) -> None:
+    rows, meta = load_trace(FIXTURES, name)
+    figures = replay(name, rows, meta["faults"], tmp_path, history=load_trace(FIXTURES, "calm")[0])
+    for fault in figures.faults:
+        assert fault.opened, f"{name}: no episode for {fault.label}"
+        assert fault.episodes == 1, f"{name}: {fault.episodes} episodes for one fault"
+        assert fault.onset_delay is not None and fault.onset_delay <= ONSET_WITHIN, f"{name}: {fault}"
+        assert fault.coverage >= 0.8, f"{name}: only {fault.coverage:.0%} of the fault inside the episode"
+        assert fault.close_delay is not None and fault.close_delay <= END_WITHIN, f"{name}: {fault}"
+
+
+def mirrored(rows: list[dict[str, Any]], span_ms: int, step: int = 1000) -> list[dict[str, Any]]:
+    """The trace played forwards, backwards, forwards... (no seams), one sample every `step` ms, until
+    `span_ms` of samples exist."""
+    start = rows[0]["timestamp_ms"]
+    out: list[dict[str, Any]] = []
+    forward = True
+    while True:
+        for row in rows if forward else rows[::-1]:
+            stamp = start + len(out) * step
+            if stamp - start >= span_ms:
+                return out
+            out.append({**row, "timestamp_ms": stamp})
+        forward = not forward
+
+
+@NOT_YET
+def test_the_calm_trace_opens_at_most_one_episode_per_simulated_day(tmp_path: Path) -> None:
+    rows, meta = load_trace(FIXTURES, "calm")
+    assert meta["faults"] == []
+    day = mirrored(rows, DAY_MS)
+    figures = replay("calm", day, [], tmp_path)
+    assert figures.false_episodes <= 1, f"{figures.false_episodes} episodes in a simulated day of calm"
+
+
+def test_a_routine_periodic_job_stops_being_news(tmp_path: Path) -> None:
+    rows, meta = load_trace(FIXTURES, "periodic")
+    figures = replay("periodic", rows, meta["faults"], tmp_path, history=load_trace(FIXTURES, "calm")[0])
+    opened = [fault.opened for fault in figures.faults]
+    assert len(opened) == 8
+    # The first bursts may be news; once it is routine, at most one of the last four bursts may coincide
+    # with an episode (the host has other business).
+    assert sum(opened[4:]) <= 1, f"bursts that opened an episode: {opened}"
