@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from scops_tui.detection import registry, review
-from scops_tui.detection.detector import DetectorConfig
+from scops_tui.detection.config import DetectorConfig
 from scops_tui.detection.episodes import EpisodeSnapshot
 from scops_tui.store import database as store
 from scops_tui.store.records import MetricRecord

@@ -115,6 +115,7 @@ def _p95(values: list[float]) -> float:
 def ml_metrics(conn: sqlite3.Connection, source: str, *, latest: int, episodes: int) -> dict[str, Any]:
     """The body of `/ml/metrics`: 24-hour summary per metric, latest rows, recent episodes, deployed model."""
     from scops_tui.detection import registry, review
+    from scops_tui.detection.quality import measure_quality
 
     now = now_ms()
     since = now - 86_400_000
@@ -159,7 +160,7 @@ def ml_metrics(conn: sqlite3.Connection, source: str, *, latest: int, episodes: 
     deployed = registry.deployed_version(conn, source)
     model = None
     if deployed is not None:
-        quality = registry.measure_quality(conn, deployed.id)
+        quality = measure_quality(conn, deployed.id)
         model = {
             **deployed.as_json(),
             "threshold": deployed.thresholds.get("anomaly_score"),

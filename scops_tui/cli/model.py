@@ -100,7 +100,7 @@ def model_evaluate(ctx: click.Context, version_id: int | None, source: str | Non
     as missed one false negative; against imported labels, each labelled event found or missed counts
     once. Sample-level counts are printed beside.
     """
-    from scops_tui.detection import registry
+    from scops_tui.detection import quality, registry
     from scops_tui.store import database as store
 
     conn = writer_for(ctx, create=False)
@@ -110,7 +110,7 @@ def model_evaluate(ctx: click.Context, version_id: int | None, source: str | Non
         if deployed is None:
             raise ScopsError(f"no deployed model for source {chosen!r}; name a VERSION_ID")
         version_id = deployed.id
-    result = registry.evaluate(
+    result = quality.evaluate(
         conn,
         version_id,
         labels_source=labels_source,

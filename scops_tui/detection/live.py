@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from scops_tui.detection import registry, review
-from scops_tui.detection.detector import DEFAULT_THRESHOLD, DetectorConfig, StreamingDetector
+from scops_tui.detection.config import DetectorConfig
+from scops_tui.detection.detector import DEFAULT_THRESHOLD, StreamingDetector
 from scops_tui.detection.episodes import EpisodeEvent, EpisodeGrouper
 from scops_tui.store.database import METRIC_SCALES
 from scops_tui.store.records import MetricRecord

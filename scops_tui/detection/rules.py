@@ -98,7 +98,7 @@ def score_with_thresholds(version: ModelVersion, metrics: Mapping[str, float]) -
 def evaluate_rules(conn: sqlite3.Connection, version_id: int, source: str, created_by: bytes) -> int:
     """Score `source`'s labelled samples with a rule-based version and record its predictions.
 
-    Each prediction carries the imported label as `actual_anomaly`, so `registry.evaluate(version_id)`
+    Each prediction carries the imported label as `actual_anomaly`, so `quality.evaluate(version_id)`
     (`scops-tui model evaluate`) measures the version against the ground truth. Samples already
     predicted by this version are skipped. Returns the number of predictions written.
     """

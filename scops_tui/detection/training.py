@@ -45,7 +45,9 @@ def train_source(
     min_rows: int | None = None,
 ) -> registry.ModelVersion:
     """Train an isolation forest on `source`'s recent history and register it (deployed if asked)."""
-    from scops_tui.detection.detector import DEFAULT_THRESHOLD, DetectorConfig, LearnedModel
+    from scops_tui.detection.config import DetectorConfig
+    from scops_tui.detection.detector import DEFAULT_THRESHOLD
+    from scops_tui.detection.forest import LearnedModel
 
     config = DetectorConfig(auto_train=False)
     needed = config.learned_after_rows if min_rows is None else min_rows

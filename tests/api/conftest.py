@@ -21,7 +21,7 @@ import pytest
 
 from scops_tui.api import keys
 from scops_tui.detection import registry, review
-from scops_tui.detection.detector import DetectorConfig
+from scops_tui.detection.config import DetectorConfig
 from scops_tui.detection.episodes import EpisodeSnapshot
 from scops_tui.store import database as store
 from scops_tui.store.records import MetricRecord

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from scops_tui.cli.main import main
 from scops_tui.detection import registry
-from scops_tui.detection.detector import DetectorConfig
+from scops_tui.detection.config import DetectorConfig
+from scops_tui.detection.quality import evaluate
 from scops_tui.store import database as store
 from tests.conftest import shared_file
 
@@ -53,7 +54,7 @@ def test_a_deployed_rule_model_is_measured_against_the_imported_labels(db_path: 
     assert "145 verdicts" in output  # sample-level, beside
     # The legacy labels hold 10 anomalous samples; counted as events they are fewer or as many.
     conn = store.open_database(db_path)
-    result = registry.evaluate(conn, int(str(rules["id"])))
+    result = evaluate(conn, int(str(rules["id"])))
     conn.close()
     events = result.episodes.true_positives + result.episodes.false_negatives
     assert 1 <= events <= 10
@@ -80,5 +81,5 @@ def test_a_detector_version_of_the_labelled_source_scores_the_labelled_samples(d
     ).fetchone()[0]
     assert scored == 145
     # Evaluating again scores nothing twice.
-    assert registry.evaluate(conn, version.id, created_by=system).scored == 0
+    assert evaluate(conn, version.id, created_by=system).scored == 0
     conn.close()

@@ -1,53 +1,25 @@
-"""Tests of the streaming detector: causality, determinism, calibration range, model round trip."""
+"""Tests of the streaming detector: causality, determinism, calibration range, block scoring."""
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 import warnings
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scops_tui.detection.config import DetectorConfig
 from scops_tui.detection.detector import (
     DEFAULT_THRESHOLD,
-    VALUE_LIMIT,
-    DetectorConfig,
-    LearnedModel,
     StreamingDetector,
-    clip_values,
     is_anomalous,
     score_series,
     severity,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MINUTE_MS = 60_000
-
-# Small windows so the switch to the learned model and two retrainings happen within a short series.
-SMALL = DetectorConfig(
-    baseline_window=400,
-    learned_after_rows=300,
-    retrain_every_rows=250,
-    n_trees=20,
-    tree_sample_rows=64,
-    calibration_window=200,
-    time_of_day_min_span_ms=6 * 60 * MINUTE_MS,
-)
-
-
-def noisy_series(rows: int, features: int = 2, seed: int = 0) -> tuple[list[int], list[list[float]]]:
-    """A daily-ish cycle plus noise, one row per 5 minutes."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(rows)
-    base = 40 + 10 * np.sin(2 * np.pi * t / 288)[:, None] + rng.normal(0, 2, size=(rows, features))
-    return [int(i * 5 * MINUTE_MS) for i in t], base.tolist()
+from tests.detection.helpers import MINUTE_MS, SMALL, noisy_series, trained_model
 
 
 def test_scores_are_causal_across_the_switch_to_the_learned_model() -> None:
@@ -127,12 +99,6 @@ def test_huge_values_through_the_learned_model_score_finite(values: list[float])
     assert all(math.isfinite(score) and 0.0 <= score <= 1.0 for score in scores)
 
 
-def test_clipping_leaves_ordinary_values_alone() -> None:
-    ordinary = np.array([0.0, -1e30, 1e30, 5e-324, 123.456])
-    assert clip_values(ordinary).tolist() == ordinary.tolist()
-    assert clip_values(np.array([1e308, -1e308])).tolist() == [VALUE_LIMIT, -VALUE_LIMIT]
-
-
 def test_spike_after_calm_scores_high_and_names_the_metric() -> None:
     rng = np.random.default_rng(1)
     detector = StreamingDetector(3, replace(SMALL, auto_train=False))
@@ -176,78 +142,6 @@ def test_severity_bands() -> None:
         "critical",
     ]
     assert is_anomalous(0.5, 0.5) and not is_anomalous(0.49, 0.5)
-
-
-def trained_model(seed: int = 0) -> tuple[LearnedModel, list[int], list[list[float]]]:
-    stamps, rows = noisy_series(900, features=3, seed=seed)
-    return LearnedModel.train(stamps[:600], rows[:600], SMALL), stamps, rows
-
-
-def test_learned_model_matches_scikit_learn() -> None:
-    from sklearn.ensemble import IsolationForest
-
-    from scops_tui.detection.detector import _model_inputs
-
-    model, stamps, rows = trained_model()
-    inputs = _model_inputs(np.asarray(rows[:600]), np.asarray(stamps[:600]), 5, 20, model.use_time_of_day)
-    forest = IsolationForest(n_estimators=20, max_samples=64, random_state=SMALL.random_seed, n_jobs=1).fit(inputs)
-    expected = -forest.score_samples(inputs[:200])
-    np.testing.assert_allclose(model.raw_scores(inputs[:200]), expected, rtol=0, atol=1e-12)
-    np.testing.assert_allclose([model.raw_score(x) for x in inputs[:50]], expected[:50], rtol=0, atol=1e-12)
-
-
-def test_json_round_trip_gives_identical_scores() -> None:
-    model, stamps, rows = trained_model()
-    restored = LearnedModel.from_dict(json.loads(json.dumps(model.to_dict())))
-    assert restored.to_dict() == model.to_dict()
-    config = replace(SMALL, auto_train=False)
-    first = StreamingDetector(3, config, model=model)
-    second = StreamingDetector(3, config, model=restored)
-    for t, r in zip(stamps[600:], rows[600:], strict=True):
-        assert first.score(t, r) == second.score(t, r)
-
-
-def test_loading_and_scoring_a_model_never_imports_scikit_learn(tmp_path: Path) -> None:
-    model, _, _ = trained_model()
-    model_file = tmp_path / "model.json"
-    model_file.write_text(json.dumps(model.to_dict()))
-    script = f"""
-import json, sys
-from scops_tui.detection.detector import DetectorConfig, LearnedModel, StreamingDetector
-assert "sklearn" not in sys.modules and "scipy" not in sys.modules, "import of detector pulled them in"
-model = LearnedModel.from_dict(json.load(open({str(model_file)!r})))
-detector = StreamingDetector(3, DetectorConfig(auto_train=False), model=model)
-for i in range(50):
-    detector.score(i * 300000, [40.0 + i % 3, 41.0, 39.0])
-print("sklearn" in sys.modules, "scipy" in sys.modules, "pickle" in sys.modules and "used" or "")
-"""
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=60
-    )
-    assert result.stdout.split()[:2] == ["False", "False"]
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (lambda d: d.pop("left"), "left"),
-        (lambda d: d.update(format="pickle"), "format"),
-        (lambda d: d.update(version=99), "version"),
-        (lambda d: d.update(n_features="3"), "n_features"),
-        (lambda d: d.update(threshold=d["threshold"][:-1]), "equal lengths"),
-        (lambda d: d["threshold"].__setitem__(0, "x"), "threshold"),
-        (lambda d: d["feature"].__setitem__(0, 10_000), "feature index"),
-        (lambda d: d["left"].__setitem__(1, 0), "child index"),
-        (lambda d: d.update(roots=[]), "no trees"),
-        (lambda d: d.update(use_time_of_day=1), "use_time_of_day"),
-    ],
-)
-def test_invalid_model_dicts_are_rejected(change: object, message: str) -> None:
-    model, _, _ = trained_model()
-    data = json.loads(json.dumps(model.to_dict()))
-    change(data)  # type: ignore[operator]
-    with pytest.raises(ValueError, match=message):
-        LearnedModel.from_dict(data)
 
 
 def test_model_for_other_features_is_refused() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from scops_tui.detection import registry, review
 from scops_tui.detection.episodes import EpisodeSnapshot
+from scops_tui.detection.quality import evaluate
 from scops_tui.store import database as store
 
 T0 = 1_800_000_000_000
@@ -29,7 +30,7 @@ def test_a_version_id_beyond_sqlite_is_unknown_not_a_crash(conn: sqlite3.Connect
     with pytest.raises(registry.RegistryError, match=f"no model version with id {version_id}"):
         registry.deploy(conn, version_id)
     with pytest.raises(registry.RegistryError):
-        registry.evaluate(conn, version_id)
+        evaluate(conn, version_id)
 
 
 def test_a_note_with_a_lone_surrogate_is_refused_before_anything_is_written(conn: sqlite3.Connection) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import sqlite3
 import subprocess
 import sys
@@ -12,46 +11,8 @@ from pathlib import Path
 import pytest
 
 from scops_tui.detection import registry
-from scops_tui.detection.detector import DetectorConfig
 from scops_tui.detection.training import TrainingError, train_source
-from scops_tui.store import database as store
-from scops_tui.store.records import MetricRecord
-
-START = 1_800_000_000_000
-
-
-def seed_history(conn: sqlite3.Connection, rows: int, source: str = "host") -> None:
-    rng = random.Random(7)
-    records = [
-        MetricRecord(
-            START + i * 5000,
-            source,
-            20 + rng.random() * 5,
-            40 + rng.random(),
-            55.0,
-            0.5 + rng.random() * 0.1,
-            0.5,
-            0.5,
-            rng.randint(0, 1000),
-            rng.randint(0, 1000),
-            rng.randint(0, 5000),
-            rng.randint(0, 5000),
-            1.0,
-        )
-        for i in range(rows)
-    ]
-    store.insert_metrics(conn, records, created_by=store.user_id(conn, "system"), created_at=START)
-
-
-def system(conn: sqlite3.Connection) -> bytes:
-    return store.user_id(conn, "system")
-
-
-def statistical(conn: sqlite3.Connection, source: str = "host") -> registry.ModelVersion:
-    with store.transaction(conn):
-        return registry.register_statistical(
-            conn, source, DetectorConfig(), threshold=0.5, window=(START, START), rows=1, created_by=system(conn)
-        )
+from tests.detection.helpers import START, seed_history, statistical, system
 
 
 def test_first_version_is_the_deployed_statistical_detector(conn: sqlite3.Connection) -> None:
@@ -136,33 +97,6 @@ def test_loading_a_stored_model_never_imports_scikit_learn(conn: sqlite3.Connect
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == [False, False]
-
-
-def test_quality_from_verdicts_is_stored_on_the_version(conn: sqlite3.Connection) -> None:
-    version = statistical(conn)
-    seed_history(conn, 6)
-    ids = [row[0] for row in conn.execute("SELECT id FROM metrics ORDER BY id")]
-    # 2 true positives, 1 false positive, 1 missed anomaly, 1 flagged without a verdict yet.
-    cases = [(1, 1), (1, 1), (1, 0), (0, 1), (1, None)]
-    for metrics_id, (predicted, actual) in zip(ids, cases, strict=False):
-        conn.execute(
-            "INSERT INTO model_predictions (model_version_id, metrics_id, predicted_anomaly, confidence_score, "
-            "prediction_time_ms, actual_anomaly, feedback_provided_at) VALUES (?, ?, ?, 0.9, 0.1, ?, ?)",
-            (version.id, metrics_id, predicted, actual, None if actual is None else START),
-        )
-    result = registry.evaluate(conn, version.id)
-    quality, evaluated = result.samples, result.version
-    assert (quality.true_positives, quality.false_positives, quality.false_negatives) == (2, 1, 1)
-    assert quality.precision == pytest.approx(2 / 3)
-    assert quality.recall == pytest.approx(2 / 3)
-    # No episode carries a verdict; the one missed sample is one missed span.
-    assert (result.episodes.true_positives, result.episodes.false_positives, result.episodes.false_negatives) == (
-        0,
-        0,
-        1,
-    )
-    assert (evaluated.precision, evaluated.recall, evaluated.f1) == (None, 0.0, None)
-    assert evaluated.accuracy is None  # no labelled normal sample: accuracy would mean nothing
 
 
 def test_imported_labels_cannot_be_deployed(conn: sqlite3.Connection) -> None:

@@ -7,8 +7,9 @@ import sqlite3
 import pytest
 
 from scops_tui.detection import registry, review
-from scops_tui.detection.detector import DetectorConfig
+from scops_tui.detection.config import DetectorConfig
 from scops_tui.detection.episodes import EpisodeSnapshot
+from scops_tui.detection.quality import evaluate
 from scops_tui.store import database as store
 from scops_tui.store.records import MetricRecord
 
@@ -87,7 +88,7 @@ def test_verdicts_reach_the_predictions_and_the_versions_quality(conn: sqlite3.C
     assert [row[0] for row in who] == [store.user_id(conn, operator)]
     marked = review.mark_missed(conn, "host", T0 + 5000, T0 + 5000, operator, version.id)
     assert marked == 0  # sample 5 was flagged: it is not a miss
-    result = registry.evaluate(conn, version.id)
+    result = evaluate(conn, version.id)
     # Counted in episodes: one confirmed, one false positive, however many samples each spans.
     assert (result.episodes.true_positives, result.episodes.false_positives) == (1, 1)
     assert result.version.precision == pytest.approx(0.5)
@@ -106,7 +107,7 @@ def test_a_missed_anomaly_counts_against_recall(conn: sqlite3.Connection, operat
     store.insert_metrics(conn, records, created_by=system, created_at=T0)
     assert review.mark_missed(conn, "host", T0 + 1000, T0 + 2000, operator, version.id) == 2
     assert review.mark_missed(conn, "host", T0 + 1000, T0 + 2000, operator, version.id) == 0  # idempotent
-    result = registry.evaluate(conn, version.id)
+    result = evaluate(conn, version.id)
     assert result.episodes.false_negatives == 1  # one marked span, of 2 samples
     assert result.samples.false_negatives == 2
     assert result.episodes.recall == 0.0

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from scops_tui.detection import registry, rules
+from scops_tui.detection.quality import evaluate
 from scops_tui.errors import ScopsError
 from scops_tui.transfer import metrics_import
 from tests.conftest import shared_file
@@ -49,7 +50,7 @@ def test_rule_scores_on_the_legacy_data_against_its_labels(conn: sqlite3.Connect
     )
     assert rules.evaluate_rules(conn, real.id, "historical_data", system_user(conn)) == 145
     assert rules.evaluate_rules(conn, real.id, "historical_data", system_user(conn)) == 0
-    quality = registry.evaluate(conn, real.id).samples
+    quality = evaluate(conn, real.id).samples
     assert quality.labelled == 145
     assert quality.true_positives + quality.false_negatives == 10
 

@@ -13,7 +13,7 @@ import pytest
 
 from scops_tui.config import Settings
 from scops_tui.detection import registry, review
-from scops_tui.detection.detector import DetectorConfig
+from scops_tui.detection.config import DetectorConfig
 from scops_tui.recording.processes import ProcessUsage
 from scops_tui.store import database as store
 from scops_tui.store.records import MetricRecord
