@@ -21,28 +21,22 @@ from scops_tui.store.database import transaction
 
 
 @dataclass(frozen=True)
-class Quality:
-    """Quality of a version measured from the operator's verdicts (and imported labels)."""
+class Rates:
+    """True and false positives and false negatives, and the precision, recall and F1 they give."""
 
     true_positives: int
     false_positives: int
     false_negatives: int
-    true_negatives: int
-
-    @property
-    def labelled(self) -> int:
-        """Predictions that carry a verdict."""
-        return self.true_positives + self.false_positives + self.false_negatives + self.true_negatives
 
     @property
     def precision(self) -> float | None:
-        """TP / (TP + FP), or None without flagged predictions that have a verdict."""
+        """TP / (TP + FP), or None when nothing was flagged (and judged)."""
         flagged = self.true_positives + self.false_positives
         return None if flagged == 0 else self.true_positives / flagged
 
     @property
     def recall(self) -> float | None:
-        """TP / (TP + FN), or None without any true anomaly among the verdicts."""
+        """TP / (TP + FN), or None without any true anomaly."""
         actual = self.true_positives + self.false_negatives
         return None if actual == 0 else self.true_positives / actual
 
@@ -50,9 +44,21 @@ class Quality:
     def f1(self) -> float | None:
         """Harmonic mean of precision and recall."""
         p, r = self.precision, self.recall
-        if p is None or r is None or p + r == 0:
-            return None if p is None or r is None else 0.0
-        return 2 * p * r / (p + r)
+        if p is None or r is None:
+            return None
+        return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+
+@dataclass(frozen=True)
+class Quality(Rates):
+    """Quality of a version measured from the operator's verdicts (and imported labels), per sample."""
+
+    true_negatives: int
+
+    @property
+    def labelled(self) -> int:
+        """Predictions that carry a verdict."""
+        return self.true_positives + self.false_positives + self.false_negatives + self.true_negatives
 
     @property
     def accuracy(self) -> float | None:
@@ -80,7 +86,7 @@ def measure_quality(conn: sqlite3.Connection, version_id: int) -> Quality:
 
 
 @dataclass(frozen=True)
-class EpisodeQuality:
+class EpisodeQuality(Rates):
     """Quality counted in episodes (events), the way an operator meets them.
 
     A confirmed episode is one true positive and a false-positive verdict one false positive, however
@@ -89,30 +95,6 @@ class EpisodeQuality:
     positive, one that none overlaps a false negative, and a predicted run that overlaps no labelled
     event a false positive.
     """
-
-    true_positives: int
-    false_positives: int
-    false_negatives: int
-
-    @property
-    def precision(self) -> float | None:
-        """TP / (TP + FP), or None without any judged episode."""
-        flagged = self.true_positives + self.false_positives
-        return None if flagged == 0 else self.true_positives / flagged
-
-    @property
-    def recall(self) -> float | None:
-        """TP / (TP + FN), or None without any true anomaly."""
-        actual = self.true_positives + self.false_negatives
-        return None if actual == 0 else self.true_positives / actual
-
-    @property
-    def f1(self) -> float | None:
-        """Harmonic mean of precision and recall."""
-        p, r = self.precision, self.recall
-        if p is None or r is None:
-            return None
-        return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
 @dataclass(frozen=True)
