@@ -126,9 +126,15 @@ def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False, 
                 raise DatabaseError(f"no database at {path} (create one with `scops-tui db init`)")
             conn = _read_only_connection(path)
         else:
-            if inspect_file(path) is FileState.MISSING:
-                create_private_file(path)
+            created = inspect_file(path) is FileState.MISSING
+            if created:
+                make_private_dirs(path.parent)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            if created:
+                # SQLite made the file; nothing is in it yet. Its -wal and -shm copy this mode. (chmod, not a
+                # descriptor of ours: closing one would drop the locks of any connection in this process.)
+                with contextlib.suppress(PermissionError):  # made meanwhile by another user: not ours to change
+                    os.chmod(path, 0o600)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -252,22 +258,6 @@ def make_private_dirs(directory: Path) -> None:
         with contextlib.suppress(FileExistsError):
             folder.mkdir(mode=0o700)
             os.chmod(folder, 0o700)
-
-
-def create_private_file(path: Path) -> None:
-    """Create `path` empty with mode 0600 whatever the umask, never following a symlink; exists already: no-op.
-
-    Used only for a file that does not exist yet, so no SQLite connection of this process can hold it.
-    """
-    make_private_dirs(path.parent)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
 
 
 def use_wal(conn: sqlite3.Connection) -> None:
