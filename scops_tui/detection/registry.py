@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scops_tui.errors import ScopsError
-from scops_tui.store.database import transaction
+from scops_tui.store.database import fits_in_sqlite, transaction
 from scops_tui.store.timestamps import now_ms
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def ensure_model(conn: sqlite3.Connection, source: str, created_by: bytes) -> in
 
 def get_version(conn: sqlite3.Connection, version_id: int) -> ModelVersion:
     """One version by id; RegistryError when there is none (an id beyond SQLite's 64-bit range included)."""
-    if not -(2**63) <= version_id < 2**63:
+    if not fits_in_sqlite(version_id):
         raise RegistryError(f"no model version with id {version_id} (beyond the 64-bit id range)")
     row = conn.execute(_SELECT_VERSION + " WHERE v.id = ?", (version_id,)).fetchone()
     if row is None:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from scops_tui.detection.episodes import EpisodeSnapshot
 from scops_tui.errors import ScopsError
-from scops_tui.store.database import transaction, user_id
+from scops_tui.store.database import fits_in_sqlite, transaction, user_id
 from scops_tui.store.timestamps import iso, now_ms
 
 Status = Literal["open", "acknowledged", "resolved", "all"]
@@ -132,7 +132,7 @@ def list_episodes(
 
 def get_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:
     """One episode by id; ReviewError when there is none (an id beyond SQLite's 64-bit range included)."""
-    if not -(2**63) <= episode_id < 2**63:
+    if not fits_in_sqlite(episode_id):
         raise ReviewError(f"no anomaly episode with id {episode_id} (beyond the 64-bit id range)")
     row = conn.execute(_SELECT + " WHERE a.id = ?", (episode_id,)).fetchone()
     if row is None:

@@ -279,6 +279,11 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
     conn.execute("COMMIT")
 
 
+def fits_in_sqlite(row_id: int) -> bool:
+    """True when `row_id` is within SQLite's 64-bit integer range (a larger one can name no row)."""
+    return -(2**63) <= row_id < 2**63
+
+
 def operator_username() -> str:
     """The OS login name of the person running scops-tui."""
     try:

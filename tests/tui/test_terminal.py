@@ -44,6 +44,19 @@ def poll(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.1)
 
 
+def metric_rows(path: Path) -> int:
+    """Rows in `metrics` (0 while the file or its tables do not exist yet), read through SQLite."""
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM metrics").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+
+
 def acknowledged(path: Path, episode_id: int) -> bool:
     conn = sqlite3.connect(path)
     try:
@@ -93,19 +106,8 @@ def test_plain_scops_tui_opens_the_app_and_records_until_q(
     )
     tmux("new-session", "-d", "-s", "plain", "-x", "120", "-y", "40", command)
 
-    def rows() -> int:
-        if not db.exists():
-            return 0
-        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
-        try:
-            return int(conn.execute("SELECT count(*) FROM metrics").fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
-        finally:
-            conn.close()
-
     poll(lambda: "Dashboard" in tmux("capture-pane", "-p", "-t", "plain"), "the dashboard")
-    poll(lambda: rows() >= 2, "samples recorded while the app is open")
+    poll(lambda: metric_rows(db) >= 2, "samples recorded while the app is open")
     tmux("send-keys", "-t", "plain", "q")
     poll(lambda: status_file.exists() and status_file.read_text().strip() != "", "the app to exit")
     assert status_file.read_text().strip() == "0"
@@ -128,17 +130,8 @@ def test_commands_in_another_terminal_beside_the_recording_app_corrupt_nothing(
     )
     tmux("new-session", "-d", "-s", "rec", "-x", "120", "-y", "40", command)
 
-    def rows() -> int:
-        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
-        try:
-            return int(conn.execute("SELECT count(*) FROM metrics").fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
-        finally:
-            conn.close()
-
     poll(lambda: "Dashboard" in tmux("capture-pane", "-p", "-t", "rec"), "the dashboard")
-    poll(lambda: db.exists() and rows() >= 1, "the first sample")
+    poll(lambda: db.exists() and metric_rows(db) >= 1, "the first sample")
     vanished = []
     seen = 0
     for command_line in (["anomalies", "list"], ["db", "status"], ["export", "metrics", "--format", "jsonl"]) * 4:
@@ -147,7 +140,7 @@ def test_commands_in_another_terminal_beside_the_recording_app_corrupt_nothing(
         )
         assert result.returncode == 0, result.stderr
         vanished += [suffix for suffix in ("-wal", "-shm") if not Path(f"{db}{suffix}").exists()]
-        seen = max(seen, rows())
+        seen = max(seen, metric_rows(db))
     screen = tmux("capture-pane", "-p", "-t", "rec")
     assert "disk I/O error" not in screen and "malformed" not in screen, screen
     tmux("send-keys", "-t", "rec", "q")
@@ -158,4 +151,4 @@ def test_commands_in_another_terminal_beside_the_recording_app_corrupt_nothing(
         [str(INSTALLED), "--db", str(db), "db", "check"], capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stderr
-    assert rows() >= seen > 0
+    assert metric_rows(db) >= seen > 0
