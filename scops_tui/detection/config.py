@@ -36,6 +36,11 @@ class DetectorConfig:
             evidence (0 = off); only rows still in the ``baseline_window`` history count.
         seasonal_tolerance_ms: how far from this time of day an earlier day's row may lie.
         seasonal_discount: share of that earlier peak evidence subtracted from the current evidence.
+        daily_difference: also judge each metric's short mean against its short mean one day earlier
+            (the row nearest to exactly a day before, within ``seasonal_tolerance_ms``): a daily cycle that
+            goes flat, speeds up or swings wider changes that difference while each value stays in its
+            usual range. Only where the kept history reaches back a day (5-minute rows: yes; the
+            recorder's 1-5 s rows: no, the history holds hours).
         news_horizon_ms: how long a change stays news: the held evidence judges the level against the
             history before the last ``news_horizon_ms`` (at most a quarter of ``baseline_window`` rows
             are held back), so a level held that long becomes the new normal. 30 minutes: longer than
@@ -83,6 +88,7 @@ class DetectorConfig:
     seasonal_tolerance_ms: int = 3_600_000
     seasonal_discount: float = 1.0
     news_horizon_ms: int = 30 * 60_000
+    daily_difference: bool = True
 
     def __post_init__(self) -> None:
         positive = (

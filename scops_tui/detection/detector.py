@@ -20,6 +20,13 @@ How a sample is scored (every step uses only the sample itself and earlier ones)
    (30 minutes), so a single spike passes at once while a level shift keeps scoring until it has lasted
    that long; then it is in that reference too and stops being news ("a level held for 30 minutes is no
    longer news").
+   **Day on day.** Where the kept history reaches back a day (5-minute rows: yes; the recorder's 1-5 s
+   rows: no), each metric's short mean less its short mean a day earlier is judged against its own past
+   values the same way (``daily_difference``): a daily cycle that goes flat, speeds up or swings wider
+   moves it while every value stays in its usual range. It is used for a metric only while yesterday
+   predicts today better than the usual level does (the difference spreads less than the short mean
+   itself), so a series without a daily cycle gets no extra test; it joins the onset evidence at the cost
+   of ``log10 2`` per side and ``log10 2`` for the second family (Bonferroni).
 3. **Metrics together.** Over the metrics, the evidence is the best of ``k * (k-th largest) - log10
    C(n, k)`` for k = 1..n: if k of n independent metrics each have tail probability at most p, the chance
    is at most ``C(n, k) p ** k``. k = 1 is Bonferroni over the metrics (one metric alone is judged as
@@ -100,6 +107,9 @@ _METRIC_NULL_DECADES = 1.5
 # score_series reports progress every this many rows.
 _PROGRESS_ROWS = 1000
 _LOG_HELD_TESTS = math.log10(8.0)
+_LOG_TWO = math.log10(2.0)
+# Day-on-day differences a metric needs in its history before they are judged.
+_MIN_DAILY_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -158,6 +168,11 @@ class StreamingDetector:
         # mean over the history before the news horizon (whether a change is still abnormal).
         self._now = Tails(width, cfg)
         self._before = Tails(2 * n_features, cfg)
+        # Each metric's short mean less its short mean a day earlier (NaN where the history does not reach
+        # back a day), and the tails of its past values.
+        self._daily = Ring(cfg.baseline_window, n_features)
+        self._daily_tails = Tails(n_features, cfg)
+        self._daily_useful = np.zeros(n_features, dtype=bool)
         self._next_refresh = 0
         self._lag = 0
         # Metrics deviating together: ``log10`` of the number of ways to pick k of n metrics (k = 1..n).
@@ -312,6 +327,16 @@ class StreamingDetector:
         onset = self._combine(contributions - self._log_tests)
         # Bonferroni over the tests it uses: two features, each judged on the side its value lies.
         held = self._combine(held_metric - _LOG_HELD_TESTS)
+        clock = np.maximum.accumulate(np.concatenate([self._clock.last(1)[:, 0], stamps.astype(np.float64)]))[-m:]
+        daily = self._daily_differences(clock, features[:, 2 * n : 3 * n])
+        if self._daily_tails.ready:
+            # Each metric's day-on-day change of its short mean: one feature, judged on either side (a
+            # calibrated tail probability, so no further offset); the family costs log10 2 against the
+            # onset's (Bonferroni over the two).
+            known = np.isfinite(daily)
+            decades = self._daily_tails.decades(np.where(known, daily, self._daily_tails.median))
+            per_metric = np.where(known & self._daily_useful, decades - _LOG_TWO, 0.0)
+            onset = np.maximum(onset, self._combine(per_metric, 0.0) - _LOG_TWO)
         if self._model is not None:
             onset = onset + cfg.learned_weight * self._learned_decades(features, stamps)
 
@@ -319,7 +344,6 @@ class StreamingDetector:
         warm = index >= cfg.warmup_rows
         remembered_onset = np.where(warm, onset, 0.0)
         remembered = np.where(warm, np.maximum(onset, held), 0.0)
-        clock = np.maximum.accumulate(np.concatenate([self._clock.last(1)[:, 0], stamps.astype(np.float64)]))[-m:]
 
         # An onset already under way is no news: discount by its recent peak. Nor is what happened at
         # about this time of day on an earlier day (a nightly job): discount by that peak. A held level
@@ -343,6 +367,7 @@ class StreamingDetector:
         scores = np.where(warm, 1.0 - 2.0 ** (-np.maximum(evidence, 0.0) / cfg.score_half_decades), 0.0)
 
         self._features.extend(features)
+        self._daily.extend(daily)
         self._clock.extend(clock[:, None])
         self._seasonal_memory.extend(remembered[:, None])
         self._onset_memory.extend(remembered_onset[:, None])
@@ -358,20 +383,23 @@ class StreamingDetector:
         sizes = np.minimum(np.arange(first + 1, first + block.shape[0] + 1), window).astype(np.float64)
         return running_sums(previous, block, window) / sizes[:, None]
 
-    def _combine(self, per_metric: FloatArray) -> FloatArray:
+    def _combine(self, per_metric: FloatArray, extra_offset: float | None = None) -> FloatArray:
         """Evidence that some metrics deviate together: the best ``k * (k-th largest) - log10 C(n, k)``.
 
         ``per_metric`` is each metric's evidence already corrected for its own tests. If k of n
         independent metrics each have a tail probability of at most p, the chance of that is at most
         ``C(n, k) p ** k``; k = 1 is Bonferroni over the metrics. So two metrics jumping together count
-        for more than either alone, and one metric alone is judged as before.
+        for more than either alone, and one metric alone is judged as before. ``extra_offset`` is what each
+        metric beyond the first must clear (default: the onset statistic's null offset; 0 for evidence that
+        is already a calibrated tail probability).
         """
         if per_metric.shape[1] == 1:
             return np.asarray(per_metric[:, 0], dtype=np.float64)
         ordered = -np.sort(-per_metric, axis=1)
         # Each metric beyond the first must clear the null-calibrated offset (``_METRIC_NULL_DECADES``
         # rather than the lone metric's ``log10 8``) before it adds evidence.
-        stricter = np.maximum(ordered - self._extra_offset, 0.0)
+        offset = self._extra_offset if extra_offset is None else extra_offset
+        stricter = np.maximum(ordered - offset, 0.0)
         together = stricter * self._ks - self._log_choose
         together[:, 0] = ordered[:, 0] - self._log_choose[0]
         return np.asarray(together.max(axis=1), dtype=np.float64)
@@ -394,6 +422,35 @@ class StreamingDetector:
         self._learned_history.extend(smoothed[:, None])
         self._learned_recent.extend(raw[:, None])
         return result
+
+    def _daily_differences(self, clock: FloatArray, means: FloatArray) -> FloatArray:
+        """Each row's short means less those of the last row at most a day before it (within
+        ``seasonal_tolerance_ms`` of exactly a day); NaN where there is none."""
+        cfg = self.config
+        m, n = means.shape
+        out = np.full((m, n), np.nan)
+        stored = min(self._clock.count, self._clock.capacity)
+        if not cfg.daily_difference or not stored:
+            return out
+        stored_clocks = self._clock.last(stored)[:, 0]
+        if clock[-1] - DAY_MS < stored_clocks[0] - cfg.seasonal_tolerance_ms:
+            return out  # the history does not reach back a day
+        clocks = stored_clocks if m == 1 else np.concatenate([stored_clocks, clock])
+        target = clock - DAY_MS
+        earlier = np.searchsorted(clocks, target, side="right") - 1
+        position = stored + np.arange(m)
+        found = (earlier >= 0) & (earlier < position)
+        found &= clocks[np.maximum(earlier, 0)] >= target - cfg.seasonal_tolerance_ms
+        if not found.any():
+            return out
+        stored_means = self._features.last(stored)[:, 2 * n : 3 * n]
+        rows = earlier[found]
+        from_store = rows < stored
+        then = np.empty((rows.shape[0], n))
+        then[from_store] = stored_means[rows[from_store]]
+        then[~from_store] = means[rows[~from_store] - stored]
+        out[found] = means[found] - then
+        return out
 
     def _seasonal_peaks(self, clock: FloatArray, remembered: FloatArray) -> FloatArray:
         """Largest evidence within ``seasonal_tolerance_ms`` of this time on the last ``seasonal_days`` days."""
@@ -449,6 +506,16 @@ class StreamingDetector:
         past = self._features.last(cfg.baseline_window + lag)
         past = past[: past.shape[0] - lag]
         self._before.refresh(np.concatenate([past[:, :n], past[:, 2 * n : 3 * n]], axis=1), np.tile(magnitude, 2))
+        daily = self._daily.last(cfg.baseline_window)
+        known = np.isfinite(daily[:, 0])
+        if known.sum() >= _MIN_DAILY_ROWS:
+            daily = daily[known]
+            self._daily_tails.refresh(daily, magnitude)
+            # The day-on-day test is used for a metric only where yesterday predicts today better than the
+            # usual level does (its difference spreads less than the short mean itself): a daily cycle. On
+            # a series without one it would only add a noisier test.
+            means = recent[-known.shape[0] :][known][:, 2 * n : 3 * n]
+            self._daily_useful = _spread(daily) < _spread(means)
         if self._model is not None:
             self._learned.refresh(self._learned_history.last(cfg.calibration_window)[:, 0])
         # Refresh again once 2% of the history is new, so the amortised cost per row stays flat.
@@ -478,6 +545,12 @@ class StreamingDetector:
         stamps = self._train_stamps.last(cfg.max_train_rows)[:, 0].astype(np.int64)
         self.set_model(LearnedModel.train(stamps, rows, cfg))
         self._last_trained_at = self._rows_seen
+
+
+def _spread(rows: FloatArray) -> FloatArray:
+    """Each column's inter-decile range (a robust spread)."""
+    low, high = np.quantile(rows, [0.1, 0.9], axis=0)
+    return np.asarray(high - low, dtype=np.float64)
 
 
 def score_series(
