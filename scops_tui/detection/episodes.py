@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -57,6 +58,10 @@ ONSET_SAMPLES = 10
 """A metric whose level rises above its range within this many samples of the onset is part of the change."""
 LEVEL_SPREADS = 3.0
 """How far outside its reference range, in robust spreads, a level must be to count as abnormal."""
+SETTLE_SAMPLES = 60
+"""Samples after an episode's end during which a score carried by metrics below their usual level does not
+open a new one (with `hold_rises_only`): the host settling after a change (memory freed below its old level,
+a load average coming down) is that change's after-effect, not news."""
 NEW_NORMAL_MS = 30 * 60_000
 """A level held this long is no longer news: the episode closes and that level becomes the reference."""
 
@@ -69,6 +74,8 @@ class _Reference:
     low: float
     high: float
     """The range it covered before the onset (1st and 99th percentiles) widened by robust spreads."""
+    top: float = math.inf
+    """Its 99th percentile before the onset (not widened): a value above it is up."""
     furthest: float = 0.0
     """The largest distance of its level from `median` since the onset, signed (the change's direction)."""
 
@@ -101,7 +108,8 @@ def _reference(history: Sequence[float]) -> _Reference:
     # A robust spread: the MAD (as a standard deviation), the inter-decile range for lumpy metrics, and
     # 1 % of the metric's magnitude so an almost flat metric's tiny wobble is not called a change.
     spread = max(1.4826 * mad, (quantile(0.9) - quantile(0.1)) / 2.563, 0.01 * magnitude, 1e-9)
-    return _Reference(median, quantile(0.01) - LEVEL_SPREADS * spread, quantile(0.99) + LEVEL_SPREADS * spread)
+    top = quantile(0.99)
+    return _Reference(median, quantile(0.01) - LEVEL_SPREADS * spread, top + LEVEL_SPREADS * spread, top)
 
 
 @dataclass
@@ -132,7 +140,9 @@ class EpisodeGrouper:
 
     * **Onset.** An episode opens at a score >= `open_threshold` (the flag threshold).
     * **Sustained.** It stays open while the score is >= `close_threshold` (the lower bar is the
-      hysteresis), *or* while the host is still changed: a metric the episode is about (among
+      hysteresis) with one of `level_metrics` among the metrics deviating most (at least half the
+      largest deviation: a score carried by a lagging load average alone does not hold it), *or*
+      while the host is still changed: a metric the episode is about (among
       `level_metrics`: one that deviated at least half as much as the most deviating one while the score
       was high, or whose level left its range within 10 samples of the onset) has its level (mean of
       the last 5 samples) outside the range it covered over the last 300 samples before the onset
@@ -140,8 +150,11 @@ class EpisodeGrouper:
       quarter as far from its pre-onset median as the furthest level of the episode. So a CPU burn or a memory
       hog is one episode from its onset to its end, even when the detector has stopped finding the
       level surprising. With `hold_rises_only`, only a level above its range holds (a resource held
-      busy, not a host that went quiet). With fewer than 60 samples before the onset (just after
-      start), or without values, the episode follows the score alone.
+      busy, not a host that went quiet), a high score holds only while a leading level metric's latest
+      value is above its pre-onset 99th percentile, and in the 60 samples after an episode ends a score
+      without such a metric opens none (the host settling: memory freed below its old level, the load
+      coming down). With fewer than 60 samples before the onset (just after start), or without values,
+      the episode follows the score alone.
     * **End.** It closes after `quiet_samples` consecutive samples that are neither; its end is the last
       abnormal sample. An anomalous sample within that quiet spell extends the same episode instead of
       opening a new one.
@@ -182,6 +195,8 @@ class EpisodeGrouper:
         self._recent: deque[tuple[float, ...]] = deque(maxlen=LEVEL_WINDOW)
         self._latest: deque[tuple[float, ...]] = deque(maxlen=REFERENCE_SAMPLES)
         """Every recent sample, in or out of an episode (a held level becomes the new reference)."""
+        self._since_close = SETTLE_SAMPLES
+        """Samples fed since the last episode closed."""
         self._held: dict[int, _Reference] | None = None
         """After a new-normal close: the held level's range, until the score calms or the host leaves it."""
 
@@ -219,7 +234,8 @@ class EpisodeGrouper:
         episode.rows += 1
         if score >= self.open_threshold:
             self._watch(episode, deviations)
-        if score >= self.close_threshold or self._abnormal(episode):
+        led = score >= self.close_threshold and self._led_by_level_metric(deviations, episode.candidates)
+        if led or self._abnormal(episode):
             episode.quiet = 0
             episode.end_ms = timestamp_ms
             episode.samples += 1
@@ -230,11 +246,13 @@ class EpisodeGrouper:
                 held = list(self._latest)[-episode.rows :]
                 self._calm = deque(held, maxlen=REFERENCE_SAMPLES)
                 self._held = {k: _reference([r[k] for r in self._calm]) for k in episode.references}
+                self._since_close = 0
                 return EpisodeEvent("closed", episode.snapshot(), "new_normal")
             return EpisodeEvent("extended", episode.snapshot())
         episode.quiet += 1
         if episode.quiet >= self.quiet_samples:
             self._open = None
+            self._since_close = 0
             return EpisodeEvent("closed", episode.snapshot(), "quiet")
         return None
 
@@ -250,10 +268,15 @@ class EpisodeGrouper:
                 if row is not None:
                     self._calm.append(row)
                 return None
+        self._since_close += 1
         if score < self.open_threshold:
             if row is not None:
                 self._calm.append(row)
             return None
+        if self._since_close <= SETTLE_SAMPLES and self.hold_rises_only and len(self._calm) >= MIN_REFERENCE_SAMPLES:
+            usual = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
+            if not self._led_by_level_metric(deviations, usual):
+                return None  # the host settling after the last episode
         episode = _OpenEpisode(
             timestamp_ms, timestamp_ms, score, 1, [float(d) for d in deviations], names=self.metric_names
         )
@@ -273,6 +296,27 @@ class EpisodeGrouper:
         for k, d in enumerate(deviations):
             if float(d) >= 0.5 * largest and k not in episode.references and k in episode.candidates:
                 episode.references[k] = episode.candidates[k]
+
+    def _led_by_level_metric(self, deviations: Sequence[float], usual: Mapping[int, _Reference]) -> bool:
+        """Whether a metric that can hold an episode is among those deviating most now (at least half the
+        largest deviation): a high score carried by the load average alone (which lags the end of a change
+        by about a minute) or by disk usage (what a burst wrote stays written) does not keep one open. With
+        `hold_rises_only`, that metric's latest value must also be up, above the 99th percentile of its
+        usual values (`usual`, where known): memory freed below its old level as a fault ends, or a metric
+        wobbling within its range beside the settling load, is not the change going on."""
+        if not deviations:
+            return True
+        largest = max(float(d) for d in deviations)
+        if largest <= 0:
+            return True
+        latest = self._recent[-1] if self.hold_rises_only and self._recent else None
+        for k, d in enumerate(deviations):
+            if float(d) < 0.5 * largest or k not in self._level_indexes:
+                continue
+            reference = usual.get(k)
+            if latest is None or reference is None or latest[k] > reference.top:
+                return True
+        return False
 
     def _levels(self) -> list[float] | None:
         if not self._recent:

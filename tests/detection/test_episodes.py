@@ -146,3 +146,64 @@ def test_a_blip_of_one_sample_holds_an_episode_open_no_longer_than_its_level_win
     events = feed_levels(grouper, scores, cpu)
     assert events[0] == ("opened", 100, None)
     assert events[1][0] == "closed" and events[1][1] <= 100 + LEVEL_WINDOW + grouper.quiet_samples
+
+
+LIVE_NAMES = ("cpu_usage", "memory_usage", "load_1m")
+
+
+def live_grouper() -> EpisodeGrouper:
+    """Grouped as the recorder groups: load is not a level metric, only rises hold an episode."""
+    return EpisodeGrouper(
+        LIVE_NAMES,
+        open_threshold=0.45,
+        close_threshold=0.45,
+        level_metrics=("cpu_usage", "memory_usage"),
+        hold_rises_only=True,
+    )
+
+
+def calm_history(grouper: EpisodeGrouper, rows: int = 300) -> None:
+    for i in range(rows):
+        grouper.note_history((30.0 + (i % 5), 4.2 + 0.1 * (i % 3), 1.0))
+
+
+def feed_all(grouper: EpisodeGrouper, samples: list[tuple[float, tuple[float, ...], tuple[float, ...]]]) -> list[str]:
+    kinds = []
+    for i, (score, deviations, values) in enumerate(samples):
+        event = grouper.feed(i * 1000, score, deviations, values)
+        kinds.append("" if event is None else event.kind)
+    return kinds
+
+
+def test_a_score_carried_by_the_settling_load_average_does_not_hold_an_episode_open() -> None:
+    grouper = live_grouper()
+    calm_history(grouper)
+    burn = [(0.9, (6.0, 0.5, 3.0), (100.0, 4.2, 2.0))] * 20
+    # The burn ends: cpu back at its usual level, the one-minute load average still high and scoring.
+    after = [(0.6, (0.5, 0.3, 4.0), (31.0, 4.2, 1.8))] * 30
+    kinds = feed_all(grouper, burn + after)
+    assert kinds.count("opened") == 1
+    closed_at = kinds.index("closed")
+    assert 20 <= closed_at <= 20 + LEVEL_WINDOW + 5, f"closed at sample {closed_at}"
+
+
+def test_memory_freed_below_its_usual_level_after_a_fault_is_not_a_new_episode() -> None:
+    grouper = live_grouper()
+    calm_history(grouper)
+    hog = [(0.9, (0.5, 6.0, 0.5), (31.0, 18.0, 1.0))] * 20
+    # Memory drops below where it was before the hog: the score stays high (it is unusual), led by memory.
+    freed = [(0.65, (0.3, 4.5, 0.5), (31.0, 3.8, 1.0))] * 40
+    kinds = feed_all(grouper, hog + freed)
+    assert kinds.count("opened") == 1, kinds
+    assert "closed" in kinds[20:35]
+
+
+def test_a_new_rise_just_after_an_episode_opens_a_new_one() -> None:
+    grouper = live_grouper()
+    calm_history(grouper)
+    hog = [(0.9, (0.5, 6.0, 0.5), (31.0, 18.0, 1.0))] * 20
+    quiet = [(0.1, (0.1, 0.1, 0.1), (31.0, 4.2, 1.0))] * 15
+    burn = [(0.9, (6.0, 0.5, 0.5), (100.0, 4.2, 1.0))] * 5
+    kinds = feed_all(grouper, hog + quiet + burn)
+    assert kinds.count("opened") == 2
+    assert kinds[35] == "opened"
