@@ -62,6 +62,10 @@ SETTLE_SAMPLES = 60
 """Samples after an episode's end during which a score carried by metrics below their usual level does not
 open a new one (with `hold_rises_only`): the host settling after a change (memory freed below its old level,
 a load average coming down) is that change's after-effect, not news."""
+ROUTINE_MS = 30 * 60_000
+"""A change that has come back this often (`ROUTINE_REPEATS`) within this long is routine."""
+ROUTINE_REPEATS = 3
+"""Earlier occurrences on the same leading metrics within `ROUTINE_MS` that make a new onset routine."""
 NEW_NORMAL_MS = 30 * 60_000
 """A level held this long is no longer news: the episode closes and that level becomes the reference."""
 
@@ -95,6 +99,21 @@ class _Reference:
         return distance * self.furthest > 0 and abs(distance) >= 0.25 * abs(self.furthest)
 
 
+def _band_rank(score: float) -> int:
+    """0 for low, 1 medium, 2 high, 3 critical."""
+    return sum(1 for bound, _ in SEVERITY_BANDS if score >= bound)
+
+
+def _leading(deviations: Sequence[float]) -> frozenset[int]:
+    """The metrics deviating at least half as much as the most deviating one (none if none deviates)."""
+    if not deviations:
+        return frozenset()
+    largest = max(float(d) for d in deviations)
+    if largest <= 0:
+        return frozenset()
+    return frozenset(k for k, d in enumerate(deviations) if float(d) >= 0.5 * largest)
+
+
 def _reference(history: Sequence[float]) -> _Reference:
     ordered = sorted(history)
     n = len(ordered)
@@ -110,6 +129,18 @@ def _reference(history: Sequence[float]) -> _Reference:
     spread = max(1.4826 * mad, (quantile(0.9) - quantile(0.1)) / 2.563, 0.01 * magnitude, 1e-9)
     top = quantile(0.99)
     return _Reference(median, quantile(0.01) - LEVEL_SPREADS * spread, top + LEVEL_SPREADS * spread, top)
+
+
+@dataclass
+class _Occurrence:
+    """A change that opened an episode, or would have had it not been routine."""
+
+    start_ms: int
+    lead: frozenset[int]
+    """The metrics deviating most at its onset (at least half the largest deviation)."""
+    peak: float
+    last_ms: int
+    quiet: int = 0
 
 
 @dataclass
@@ -158,6 +189,10 @@ class EpisodeGrouper:
     * **End.** It closes after `quiet_samples` consecutive samples that are neither; its end is the last
       abnormal sample. An anomalous sample within that quiet spell extends the same episode instead of
       opening a new one.
+    * **Routine.** An onset on the same leading metrics as at least 3 changes that began within the
+      last 30 minutes, and in no higher severity band than the worst of them, opens no episode: a job
+      that bursts every few minutes is news three times, then routine until it skips 30 minutes or
+      gets worse.
     * **New normal.** A level held for `new_normal_ms` (30 minutes) is no longer news: the episode closes
       (reason `new_normal`), the held level becomes the reference, and no new episode opens until the
       score has dropped below the close bar or the host leaves that level.
@@ -197,6 +232,10 @@ class EpisodeGrouper:
         """Every recent sample, in or out of an episode (a held level becomes the new reference)."""
         self._since_close = SETTLE_SAMPLES
         """Samples fed since the last episode closed."""
+        self._occurrences: deque[_Occurrence] = deque(maxlen=64)
+        """Recent onsets (episodes and routine ones), oldest first."""
+        self._routine: _Occurrence | None = None
+        """A routine change under way (no episode), until it has been quiet for `quiet_samples`."""
         self._held: dict[int, _Reference] | None = None
         """After a new-normal close: the held level's range, until the score calms or the host leaves it."""
 
@@ -240,6 +279,8 @@ class EpisodeGrouper:
             episode.end_ms = timestamp_ms
             episode.samples += 1
             episode.peak = max(episode.peak, score)
+            if self._occurrences:
+                self._occurrences[-1].peak = max(self._occurrences[-1].peak, score)
             episode.deviations = [max(a, float(b)) for a, b in zip(episode.deviations, deviations, strict=True)]
             if timestamp_ms - episode.start_ms >= self.new_normal_ms and episode.references:
                 self._open = None
@@ -269,6 +310,8 @@ class EpisodeGrouper:
                     self._calm.append(row)
                 return None
         self._since_close += 1
+        if self._routine is not None and self._routine_goes_on(timestamp_ms, score):
+            return None
         if score < self.open_threshold:
             if row is not None:
                 self._calm.append(row)
@@ -277,6 +320,12 @@ class EpisodeGrouper:
             usual = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
             if not self._led_by_level_metric(deviations, usual):
                 return None  # the host settling after the last episode
+        lead = _leading(deviations)
+        if self._is_routine(timestamp_ms, score, lead):
+            self._routine = _Occurrence(timestamp_ms, lead, score, timestamp_ms)
+            self._occurrences.append(self._routine)
+            return None
+        self._occurrences.append(_Occurrence(timestamp_ms, lead, score, timestamp_ms))
         episode = _OpenEpisode(
             timestamp_ms, timestamp_ms, score, 1, [float(d) for d in deviations], names=self.metric_names
         )
@@ -285,6 +334,38 @@ class EpisodeGrouper:
             episode.candidates = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
         self._watch(episode, deviations)
         return EpisodeEvent("opened", episode.snapshot())
+
+    def _is_routine(self, timestamp_ms: int, score: float, lead: frozenset[int]) -> bool:
+        """Whether an onset is routine: at least `ROUTINE_REPEATS` earlier changes on any of the same
+        leading metrics began within `ROUTINE_MS`, and this one is in no higher severity band than the
+        worst of them (a job that runs every few minutes stops being news; the same job going worse does
+        not)."""
+        if not lead:
+            return False
+        earlier = [o for o in self._occurrences if 0 <= timestamp_ms - o.start_ms <= ROUTINE_MS and o.lead & lead]
+        if len(earlier) < ROUTINE_REPEATS:
+            return False
+        worst = max(o.peak for o in earlier)
+        return _band_rank(score) <= _band_rank(worst)
+
+    def _routine_goes_on(self, timestamp_ms: int, score: float) -> bool:
+        """Account a sample to the routine change under way; False once it has been quiet long enough."""
+        routine = self._routine
+        assert routine is not None
+        if score >= self.close_threshold:
+            routine.quiet = 0
+            routine.last_ms = timestamp_ms
+            if _band_rank(score) <= _band_rank(routine.peak) or score < self.open_threshold:
+                routine.peak = max(routine.peak, score)
+                return True
+            # Worse than routine: it opens an episode after all.
+            self._routine = None
+            return False
+        routine.quiet += 1
+        if routine.quiet >= self.quiet_samples:
+            self._routine = None
+            return False
+        return True
 
     def _watch(self, episode: _OpenEpisode, deviations: Sequence[float]) -> None:
         """Start watching the metrics that deviate most now (at least half the largest deviation)."""
@@ -345,6 +426,7 @@ class EpisodeGrouper:
     def reset(self) -> None:
         """Forget the open episode (e.g. after a gap in recording)."""
         self._open = None
+        self._routine = None
         self._held = None
         self._recent.clear()
         self._latest.clear()

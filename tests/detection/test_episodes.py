@@ -207,3 +207,39 @@ def test_a_new_rise_just_after_an_episode_opens_a_new_one() -> None:
     kinds = feed_all(grouper, hog + quiet + burn)
     assert kinds.count("opened") == 2
     assert kinds[35] == "opened"
+
+
+def bursts(grouper: EpisodeGrouper, count: int, *, every: int = 60, score: float = 0.7, start: int = 0) -> list[bool]:
+    """Feed `count` 10-sample CPU bursts `every` samples apart (1 s each); return which opened an episode."""
+    opened = []
+    t = start
+    for _ in range(count):
+        kinds = []
+        for i in range(every):
+            hot = i < 10
+            value = (100.0 if hot else 31.0, 4.2, 1.0)
+            event = grouper.feed(t * 1000, score if hot else 0.1, (6.0 if hot else 0.2, 0.3, 0.3), value)
+            kinds.append("" if event is None else event.kind)
+            t += 1
+        opened.append("opened" in kinds)
+    return opened
+
+
+def test_a_routine_job_is_news_three_times_then_no_longer() -> None:
+    grouper = live_grouper()
+    calm_history(grouper)
+    assert bursts(grouper, 8) == [True, True, True, False, False, False, False, False]
+
+
+def test_a_routine_job_going_worse_is_news_again() -> None:
+    grouper = live_grouper()
+    calm_history(grouper)
+    assert bursts(grouper, 4, score=0.65) == [True, True, True, False]
+    assert bursts(grouper, 1, score=0.9, start=240) == [True]  # high -> critical
+
+
+def test_a_routine_job_that_skipped_half_an_hour_is_news_again() -> None:
+    grouper = live_grouper()
+    calm_history(grouper)
+    assert bursts(grouper, 4) == [True, True, True, False]
+    assert bursts(grouper, 1, start=240 + 31 * 60) == [True]
