@@ -42,8 +42,10 @@ How a sample is scored (every step uses only the sample itself and earlier ones)
    probability against its own recent scores (``calibration_window``); ``learned_weight`` times that is
    added to the onset evidence.
 5. **Score.** What is not news is discounted. An onset already under way: the onset evidence is reduced
-   by ``repeat_discount`` times its peak over the previous ``repeat_window_rows`` rows, so a spike alerts
-   at its start and again only if things get worse (the held evidence is not discounted by it). What
+   by ``repeat_discount`` times its peak over the previous ``repeat_window_rows`` rows whose onset was led
+   by some of the same metrics (those deviating at least half as much as the most deviating one), so a
+   spike alerts at its start and again only if things get worse, while a network burst does not make a
+   CPU burn two minutes later old news (the held evidence is not discounted by it). What
    happened at about this time of day on the previous ``seasonal_days`` days (within
    ``seasonal_tolerance_ms``): both are reduced by ``seasonal_discount`` times the peak evidence then, so
    a nightly job's spike alerts once, not every night. The evidence ``L`` (in decades of probability) is
@@ -164,6 +166,10 @@ class StreamingDetector:
         self._clock = Ring(capacity, 1)
         self._seasonal_memory = Ring(capacity, 1)  # evidence remembered for the seasonal discount
         self._onset_memory = Ring(max(cfg.repeat_window_rows, 1), 1)
+        # The metrics that led each remembered onset (a bit mask): an onset is discounted only by earlier
+        # onsets led by some of the same metrics, so a network burst does not make a CPU burn news-less.
+        self._lead_memory = Ring(max(cfg.repeat_window_rows, 1), 1)
+        self._metric_bits = (1 << np.arange(n_features, dtype=np.int64)) if n_features <= 62 else None
         # Tails of every shape feature over the whole history (what is news), and of the level and short
         # mean over the history before the news horizon (whether a change is still abnormal).
         self._now = Tails(width, cfg)
@@ -348,15 +354,23 @@ class StreamingDetector:
         # An onset already under way is no news: discount by its recent peak. Nor is what happened at
         # about this time of day on an earlier day (a nightly job): discount by that peak. A held level
         # is not discounted by its own onset: it stays news until the reference takes it in.
+        leads = self._leads(contributions)
         repeat = np.zeros(m)
         if cfg.repeat_window_rows:
             window = cfg.repeat_window_rows
             past = self._onset_memory.last(window)[:, 0]
+            past_leads = self._lead_memory.last(window)[:, 0].astype(np.int64)
             if m == 1:
-                peaks = np.array([past.max() if past.shape[0] else -np.inf])
+                shared = (past_leads & leads[0]) != 0
+                peaks = np.array([past[shared].max() if shared.any() else -np.inf])
             else:
-                padded = np.concatenate([np.full(window - past.shape[0], -np.inf), past, remembered_onset])
-                peaks = np.lib.stride_tricks.sliding_window_view(padded, window)[:m].max(axis=1)
+                missing = window - past.shape[0]
+                padded = np.concatenate([np.full(missing, -np.inf), past, remembered_onset])
+                padded_leads = np.concatenate([np.zeros(missing, dtype=np.int64), past_leads, leads])
+                before = np.lib.stride_tricks.sliding_window_view(padded, window)[:m]
+                before_leads = np.lib.stride_tricks.sliding_window_view(padded_leads, window)[:m]
+                shared = (before_leads & leads[:, None]) != 0
+                peaks = np.where(shared, before, -np.inf).max(axis=1)
             repeat = cfg.repeat_discount * np.maximum(peaks, 0.0)
         seasonal = np.zeros(m)
         if cfg.seasonal_days:
@@ -371,11 +385,24 @@ class StreamingDetector:
         self._clock.extend(clock[:, None])
         self._seasonal_memory.extend(remembered[:, None])
         self._onset_memory.extend(remembered_onset[:, None])
+        self._lead_memory.extend(leads.astype(np.float64)[:, None])
         if self._train_values is not None and self._train_stamps is not None:
             self._train_values.extend(x)
             self._train_stamps.extend(stamps.astype(np.float64)[:, None])
         self._rows_seen += m
         return scores, contributions
+
+    def _leads(self, contributions: FloatArray) -> IntArray:
+        """Bit mask of the metrics leading each row (at least half its largest deviation); every metric's
+        bit where none deviates (a learned model's evidence belongs to them all) or there are too many
+        metrics for a mask. With one metric, always that metric: the discount is as before."""
+        m = contributions.shape[0]
+        if self._metric_bits is None:
+            return np.full(m, -1, dtype=np.int64)
+        largest = contributions.max(axis=1, keepdims=True)
+        leading = (contributions >= 0.5 * largest) & (largest > 0)
+        masks = (leading * self._metric_bits).sum(axis=1).astype(np.int64)
+        return np.where(masks == 0, int(self._metric_bits.sum()), masks)
 
     @staticmethod
     def _window_mean(previous: FloatArray, block: FloatArray, window: int) -> FloatArray:

@@ -62,7 +62,7 @@ SETTLE_SAMPLES = 60
 """Samples after an episode's end during which a score carried by metrics below their usual level does not
 open a new one (with `hold_rises_only`): the host settling after a change (memory freed below its old level,
 a load average coming down) is that change's after-effect, not news."""
-ROUTINE_MS = 30 * 60_000
+ROUTINE_MS = 3 * 3_600_000
 """A change that has come back this often (`ROUTINE_REPEATS`) within this long is routine."""
 ROUTINE_REPEATS = 3
 """Earlier occurrences on the same leading metrics within `ROUTINE_MS` that make a new onset routine."""

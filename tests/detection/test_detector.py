@@ -336,3 +336,17 @@ def test_block_scoring_equals_one_row_at_a_time_with_the_day_on_day_test() -> No
     one_by_one = [detector.score(t, r).value for t, r in zip(stamps, rows, strict=True)]
     assert detector._daily_tails.ready and detector._daily_useful.all()
     assert score_series(stamps, rows, config) == one_by_one
+
+
+def test_a_burst_on_one_metric_does_not_make_a_burn_on_another_old_news() -> None:
+    rng = np.random.default_rng(11)
+    n = 1200
+    stamps = [1_700_000_000_000 + i * 1000 for i in range(n)]
+    cpu = 30 + rng.normal(0, 1.5, n)
+    net = np.abs(rng.normal(0, 1e3, n))
+    net[1000:1005] = 5e7  # a network burst...
+    cpu[1100:] = 40.0  # ...then, 100 samples later, a CPU rise (7 sigma)
+    rows = [[float(c), float(x)] for c, x in zip(cpu, net, strict=True)]
+    scores = score_series(stamps, rows, replace(DetectorConfig(), learned_weight=0.0))
+    assert max(scores[1000:1005]) >= DEFAULT_THRESHOLD
+    assert max(scores[1100:1103]) >= DEFAULT_THRESHOLD, "the burn is news within 3 samples"
