@@ -47,15 +47,26 @@ def replay(
     return judge(name, [row["timestamp_ms"] for row in rows], windows, episodes)
 
 
-NOT_YET = pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 is open: on these real traces the live path still opens late or covers too little of the fault "
-    "(cpu onset 59 samples, 7 % covered) and the calm day opens too many episodes",
+NOT_YET = {
+    "memory": pytest.mark.xfail(
+        strict=True,
+        reason="issue 11: the 3 GB allocation ramps up within the range this host's calm trace covered (4.8 -> 6.0 %, "
+        "calm max 6.0 %) for its first 6 samples, and the calm history ends on a jump to the fault trace; the "
+        "episode opens 8 samples after stress-ng starts (bar: 3)",
+    ),
+    "disk": pytest.mark.xfail(
+        strict=True,
+        reason="issue 11: the write storm reaches the device only after page-cache writeback, and the jump from the "
+        "calm history into the trace discounts disk-led onsets; the episode opens 4 samples after stress-ng "
+        "starts (bar: 3)",
+    ),
+}
+"""The scenario bars of issue 11 that the detector does not meet yet: strict, so meeting one fails its mark."""
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=NOT_YET[name]) if name in NOT_YET else name for name in FAULTS]
 )
-"""The scenario bars of issue 11 that the detector does not meet yet: strict, so meeting one fails this mark."""
-
-
-@pytest.mark.parametrize("name", [pytest.param(name, marks=NOT_YET) if name != "mix" else name for name in FAULTS])
 def test_an_injected_fault_is_one_episode_from_its_onset_to_its_end(name: str, tmp_path: Path) -> None:
     rows, meta = load_trace(FIXTURES, name)
     figures = replay(name, rows, meta["faults"], tmp_path, history=load_trace(FIXTURES, "calm")[0])
@@ -82,7 +93,11 @@ def mirrored(rows: list[dict[str, Any]], span_ms: int, step: int = 1000) -> list
         forward = not forward
 
 
-@NOT_YET
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11: the calm trace holds another session's package download and write bursts; mirrored into a "
+    "day it opens 5 episodes (all in the first 45 minutes, before those bursts become routine), bar 1",
+)
 def test_the_calm_trace_opens_at_most_one_episode_per_simulated_day(tmp_path: Path) -> None:
     rows, meta = load_trace(FIXTURES, "calm")
     assert meta["faults"] == []
