@@ -101,7 +101,7 @@ def test_config_file_pg_url_must_be_private(scops_home: Path, database: Path) ->
     assert reached.returncode == 3 and "hunter2" not in reached.stderr and "scops:***@" in reached.stderr
     shown = run_cli("config", "--json")
     assert "hunter2" not in shown.stdout
-    assert json.loads(shown.stdout)["settings"]["pg_url"]["value"] == "postgresql://scops:***@127.0.0.1:1/scops"
+    assert json.loads(shown.stdout)["pg_url"]["value"] == "postgresql://scops:***@127.0.0.1:1/scops"
     assert "hunter2" not in run_cli("config").stdout
 
 
