@@ -8,6 +8,7 @@ import click
 
 from scops_tui.cli.context import reader_for, writer_for
 from scops_tui.cli.params import SOURCE, SQLITE_ID
+from scops_tui.cli.table import Column, render_table
 from scops_tui.errors import ScopsError
 from scops_tui.store.timestamps import iso
 
@@ -36,17 +37,37 @@ def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
     if not versions:
         click.echo("no model versions yet (the recorder makes one with its first samples)")
         return
-    click.echo(
-        f"{'id':>4}  {'model':<24} {'version':>7}  {'kind':<18} {'status':<10} {'rows':>8}  "
-        f"{'data window (UTC)':<36} {'prec':>5} {'rec':>5} {'f1':>5}"
-    )
-    for v in versions:
-        window = f"{iso(v.training_data_start)[:16]} .. {iso(v.training_data_end)[:16]}"
-        click.echo(
-            f"{v.id:>4}  {v.model_name[:24]:<24} {v.version:>7}  {v.kind:<18} {v.status:<10} "
-            f"{v.training_data_size:>8,}  {window:<36} {_figure(v.precision):>5} {_figure(v.recall):>5} "
-            f"{_figure(v.f1):>5}"
+    rows = [
+        (
+            v.id,
+            v.model_name,
+            v.version,
+            v.kind,
+            v.status,
+            f"{v.training_data_size:,}",
+            f"{iso(v.training_data_start)[:16]} .. {iso(v.training_data_end)[:16]}",
+            _figure(v.precision),
+            _figure(v.recall),
+            _figure(v.f1),
         )
+        for v in versions
+    ]
+    for line in render_table(VERSION_COLUMNS, rows):
+        click.echo(line)
+
+
+VERSION_COLUMNS = (
+    Column("id", right=True),
+    Column("model", limit=40),
+    Column("version", right=True),
+    Column("kind"),
+    Column("status"),
+    Column("rows", right=True),
+    Column("data window (UTC)"),
+    Column("prec", right=True),
+    Column("rec", right=True),
+    Column("f1", right=True),
+)
 
 
 @model.command("train")

@@ -11,6 +11,7 @@ import click
 
 from scops_tui.cli.context import settings_for, writer_for
 from scops_tui.cli.params import FiniteNumber, WholeNumber
+from scops_tui.cli.table import Column, render_table
 from scops_tui.store.timestamps import iso
 
 if TYPE_CHECKING:
@@ -232,12 +233,20 @@ def _print_rejects(rejects: list[Any]) -> None:
     if not rejects:
         click.echo("no rejected rows")
         return
-    click.echo(f"{'ID':>6}  {'TABLE':<20} {'LOCAL ID':>10}  {'SQLSTATE':<8}  {'REJECTED AT':<24}  REASON")
-    for reject in rejects:
-        click.echo(
-            f"{reject.id:>6}  {reject.table:<20} {reject.local_id:>10}  {reject.sqlstate or '-':<8}  "
-            f"{iso(reject.rejected_at):<24}  {reject.reason}"
-        )
+    rows = [
+        (reject.id, reject.table, reject.local_id, reject.sqlstate or "-", iso(reject.rejected_at), reject.reason)
+        for reject in rejects
+    ]
+    columns = (
+        Column("ID", right=True),
+        Column("TABLE"),
+        Column("LOCAL ID", right=True),
+        Column("SQLSTATE"),
+        Column("REJECTED AT"),
+        Column("REASON", limit=200),
+    )
+    for line in render_table(columns, rows):
+        click.echo(line)
 
 
 @sync.group("rejects", invoke_without_command=True)
