@@ -26,6 +26,19 @@ def _target(ctx: click.Context, url: str | None) -> SyncTarget:
     return target_for(settings_for(ctx, pg_url=url))
 
 
+def _dry_run_target(ctx: click.Context, url: str | None) -> SyncTarget:
+    """The configured target if there is one, else a placeholder (a dry run connects to nothing)."""
+    from scops_tui.errors import ConfigError
+    from scops_tui.sync.target import SyncTarget
+
+    try:
+        return _target(ctx, url)
+    except ConfigError:
+        if "settings" not in ctx.obj:
+            raise  # the settings themselves are broken, not merely without a target
+        return SyncTarget(conninfo="", display="(no target configured)", origin="none")
+
+
 def _summary(report: SyncReport) -> None:
     from scops_tui.store.database import TABLES
 
@@ -114,7 +127,8 @@ def sync(
     from scops_tui.sync.local import mark_target_used, pending_rows
     from scops_tui.sync.push import run_sync
 
-    target = _target(ctx, url)
+    # A dry run counts from the local checkpoints and connects to nothing: no target is needed.
+    target = _dry_run_target(ctx, url) if dry_run and not (init_server or watch) else _target(ctx, url)
     settings = ctx.obj["settings"]
     if init_server:
         conn = writer_for(ctx)
@@ -157,7 +171,7 @@ def sync(
 
 def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None:
     from scops_tui.recording.recorder import stop_on_signals
-    from scops_tui.sync.server import AuthenticationFailed
+    from scops_tui.sync.server import AuthenticationFailed, SyncError
     from scops_tui.sync.watch import watch_sync
 
     def reported(report: Any) -> None:
@@ -172,7 +186,7 @@ def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None
         # Said once SIGINT/SIGTERM are handled: from here on a stop request flushes and exits 0.
         click.echo(f"syncing {settings.db} to {target.display} every {interval:g} s (Ctrl-C to stop)", err=True)
         try:
-            runs = watch_sync(
+            outcome = watch_sync(
                 settings.db,
                 target,
                 stop,
@@ -185,7 +199,15 @@ def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None
         except AuthenticationFailed as exc:
             # The same credentials would be refused forever: stop, and say so.
             raise AuthenticationFailed(f"{exc}; not retrying (fix the credentials, then start again)") from None
-    click.echo(f"sync stopped after {runs} successful run(s)", err=True)
+    failed_runs = f", {outcome.failures} failed" if outcome.failures else ""
+    click.echo(f"sync stopped after {outcome.runs} successful run(s){failed_runs}", err=True)
+    if outcome.runs == 0 and outcome.failures:
+        # Stopped without ever reaching the server: a service manager or script must see that.
+        never = SyncError(
+            f"sync --watch never succeeded: all {outcome.failures} run(s) failed; last error: {outcome.last_error}"
+        )
+        never.exit_code = outcome.last_exit_code or 1
+        raise never
 
 
 @sync.command("status")

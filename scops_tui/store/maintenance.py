@@ -41,6 +41,7 @@ class DatabaseStatus:
     tables: dict[str, int]
     size_bytes: int
     newest_row_ms: int | None
+    """When the newest sample was taken (not when any row was last written)."""
     recorder_running: bool
 
     def as_json(self) -> dict[str, object]:
@@ -68,6 +69,12 @@ def newest_row_ms(conn: sqlite3.Connection) -> int | None:
     return newest
 
 
+def newest_sample_ms(conn: sqlite3.Connection) -> int | None:
+    """The collection time of the newest sample (metrics.timestamp), or None without samples."""
+    value = conn.execute("SELECT max(timestamp) FROM metrics").fetchone()[0]
+    return None if value is None else int(value)
+
+
 def database_status(path: Path, *, busy_timeout_ms: int = 5000) -> DatabaseStatus:
     """Version, row counts, size and identity of the database at `path`, read without changing it."""
     conn = store.open_reader(path, busy_timeout_ms=busy_timeout_ms)
@@ -85,7 +92,7 @@ def database_status(path: Path, *, busy_timeout_ms: int = 5000) -> DatabaseStatu
                 database_id=identity,
                 tables=store.table_counts(conn),
                 size_bytes=store.file_size(path),
-                newest_row_ms=newest_row_ms(conn),
+                newest_row_ms=newest_sample_ms(conn),
                 recorder_running=RecorderLock(path).held_by_other(),
             )
     finally:

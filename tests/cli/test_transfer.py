@@ -73,7 +73,7 @@ def test_export_errors_are_one_line(db_path: Path) -> None:
     for args, needle in (
         (["export", "nope"], "unknown table"),
         (["export", "metrics", "--columns", "id,nope"], "no column 'nope'"),
-        (["export", "metrics", "--since", "soon"], "--since 'soon'"),
+        (["export", "metrics", "--since", "soon"], "--since: 'soon'"),
     ):
         code, _out, err = _run(db_path, *args)
         assert code != 0 and needle in err and err.count("\n") == 1

@@ -165,3 +165,15 @@ def test_prune_rejects_a_non_positive_age(conn: sqlite3.Connection, db_path: Pat
     for days in (0, -1, float("nan")):
         with pytest.raises(DatabaseError, match="positive"):
             maintenance.prune_database(db_path, days)
+
+
+def test_status_newest_row_is_the_newest_sample_not_the_newest_write(conn: sqlite3.Connection, db_path: Path) -> None:
+    """A later write elsewhere (a user edited, rows imported today) does not move `newest row`."""
+    fill(conn, [NOW - DAY_MS, NOW - DAY_MS + 5000])
+    conn.execute("UPDATE users SET updated_at = ?", (NOW + 5 * DAY_MS,))
+    conn.execute("UPDATE metrics SET created_at = ?", (NOW + 6 * DAY_MS,))
+    assert maintenance.database_status(db_path).newest_row_ms == NOW - DAY_MS + 5000
+
+
+def test_status_of_a_database_without_samples_has_no_newest_row(conn: sqlite3.Connection, db_path: Path) -> None:
+    assert maintenance.database_status(db_path).newest_row_ms is None

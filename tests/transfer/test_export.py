@@ -198,12 +198,15 @@ def test_atomic_file_appears_only_when_complete(tmp_path: Path) -> None:
     tmp_path.mkdir()
     target = tmp_path / "out.csv"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError), export.write_atomically(target) as handle:
+    with pytest.raises(RuntimeError), export.write_atomically(target, force=True) as handle:
         handle.write("partial")
         raise RuntimeError("interrupted")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
-    with export.write_atomically(target) as handle:
+    with pytest.raises(ExportError, match="already exists"), export.write_atomically(target) as handle:
+        handle.write("new\n")
+    assert target.read_text() == "old\n"
+    with export.write_atomically(target, force=True) as handle:
         handle.write("new\n")
     assert target.read_text() == "new\n"
     with pytest.raises(ExportError, match="does not exist"), export.write_atomically(tmp_path / "no" / "x.csv"):
