@@ -20,6 +20,7 @@ from scops_tui.cli.keys import keys
 from scops_tui.cli.model import model
 from scops_tui.cli.record import record
 from scops_tui.cli.serve import serve
+from scops_tui.cli.service import service
 from scops_tui.cli.sync import sync
 from scops_tui.cli.users import users
 
@@ -48,6 +49,7 @@ for command in (
     export_command,
     sync,
     serve,
+    service,
     keys,
     users,
 ):
