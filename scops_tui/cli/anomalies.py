@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from scops_tui.cli.completion import complete_episode_id
 from scops_tui.cli.context import reader_for, writer_for
 from scops_tui.cli.params import COUNT, SQLITE_ID, TEXT
 from scops_tui.cli.table import Column, render_table
@@ -67,7 +68,7 @@ def _review_command(name: str, help_text: str) -> None:
     """Register `anomalies NAME ID [--note TEXT]`, acting as the OS login user."""
 
     @anomalies.command(name, help=help_text)
-    @click.argument("episode_id", metavar="ID", type=SQLITE_ID)
+    @click.argument("episode_id", metavar="ID", type=SQLITE_ID, shell_complete=complete_episode_id)
     @click.option("--note", type=TEXT, help="A note kept with the episode (who and when are added).")
     @click.pass_context
     def action(ctx: click.Context, episode_id: int, note: str | None) -> None:

@@ -8,16 +8,29 @@ from pathlib import Path
 
 import click
 
+from scops_tui.cli.completion import complete_export_format, complete_source, complete_table
 from scops_tui.cli.context import progress_bar, settings_for
 from scops_tui.cli.params import FILE, SOURCE, TIME
 
 
 @click.command("export")
-@click.argument("table")
-@click.option("--format", "file_format", default="csv", show_default=True, help="csv, jsonl or json.")
+@click.argument("table", shell_complete=complete_table)
+@click.option(
+    "--format",
+    "file_format",
+    default="csv",
+    show_default=True,
+    help="csv, jsonl or json.",
+    shell_complete=complete_export_format,
+)
 @click.option("--since", type=TIME, help="From this time: ISO-8601 (naive = UTC), epoch seconds, or an age: 24h, 7d.")
 @click.option("--until", type=TIME, help="Before this time (same forms as --since).")
-@click.option("--source", type=SOURCE, help="Only rows of this source (metrics, anomaly_predictions, ml_models).")
+@click.option(
+    "--source",
+    type=SOURCE,
+    shell_complete=complete_source,
+    help="Only rows of this source (metrics, anomaly_predictions, ml_models).",
+)
 @click.option("--columns", help="Comma-separated columns to write, in this order (default: all).")
 @click.option("--out", type=FILE, help="Write this file (atomically) instead of stdout.")
 @click.option("--force", is_flag=True, help="Replace the --out file if it exists.")

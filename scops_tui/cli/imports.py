@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from scops_tui.cli.completion import complete_import_format
 from scops_tui.cli.context import progress_bar, settings_for, writer_for
 from scops_tui.cli.params import FILE
 from scops_tui.errors import ScopsError
@@ -116,7 +117,12 @@ _TIMEZONE = click.option(
 
 @import_group.command("metrics")
 @click.argument("file", type=FILE)
-@click.option("--format", "file_format", help="json or csv (default: from the file's extension).")
+@click.option(
+    "--format",
+    "file_format",
+    help="json or csv (default: from the file's extension).",
+    shell_complete=complete_import_format,
+)
 @click.option(
     "--source", help="Source of every imported row (default: the file's source column, else historical_data)."
 )

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from scops_tui.cli.completion import complete_source, complete_version_id
 from scops_tui.cli.context import reader_for, writer_for
 from scops_tui.cli.params import SOURCE, SQLITE_ID
 from scops_tui.cli.table import Column, render_table
@@ -23,7 +24,12 @@ def _figure(value: float | None) -> str:
 
 
 @model.command("list")
-@click.option("--source", type=SOURCE, help="Only this source's model.")
+@click.option(
+    "--source",
+    type=SOURCE,
+    shell_complete=complete_source,
+    help="Only this source's model.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
 def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
@@ -71,7 +77,12 @@ VERSION_COLUMNS = (
 
 
 @model.command("train")
-@click.option("--source", type=SOURCE, help="Whose history to train on (default: this host's source).")
+@click.option(
+    "--source",
+    type=SOURCE,
+    shell_complete=complete_source,
+    help="Whose history to train on (default: this host's source).",
+)
 @click.option("--deploy", is_flag=True, help="Deploy the new version at once.")
 @click.pass_context
 def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
@@ -93,7 +104,7 @@ def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
 
 
 @model.command("deploy")
-@click.argument("version_id", type=SQLITE_ID)
+@click.argument("version_id", type=SQLITE_ID, shell_complete=complete_version_id)
 @click.pass_context
 def model_deploy(ctx: click.Context, version_id: int) -> None:
     """Make VERSION_ID the version that scores its source; the previous one is deprecated."""
@@ -104,13 +115,19 @@ def model_deploy(ctx: click.Context, version_id: int) -> None:
 
 
 @model.command("evaluate")
-@click.argument("version_id", type=SQLITE_ID, required=False)
-@click.option("--source", type=SOURCE, help="With no VERSION_ID: the deployed version of this source.")
+@click.argument("version_id", type=SQLITE_ID, required=False, shell_complete=complete_version_id)
+@click.option(
+    "--source",
+    type=SOURCE,
+    shell_complete=complete_source,
+    help="With no VERSION_ID: the deployed version of this source.",
+)
 @click.option(
     "--labels",
     "labels_source",
     metavar="SOURCE",
     type=SOURCE,
+    shell_complete=complete_source,
     help="Also measure against the labels imported for SOURCE (default: the version's own source's, if any).",
 )
 @click.pass_context
