@@ -127,7 +127,11 @@ _TIMEZONE = click.option(
     "--source", help="Source of every imported row (default: the file's source column, else historical_data)."
 )
 @_TIMEZONE
-@click.option("--column", help="For a timestamp,value CSV: the metric column the values are (e.g. cpu_usage).")
+@click.option(
+    "--column",
+    help="Refused: a single timestamp,value series is not stored (the other metrics would be made up); "
+    "score it with `scops-tui detect FILE.csv`.",
+)
 @click.option(
     "--labels/--no-labels",
     default=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -153,3 +154,20 @@ def test_inputs_that_used_to_print_tracebacks_are_one_line(db_path: Path, tmp_pa
         err = _one_error_line(*_run(db_path, "import", *args))
         assert needle in err, (args, err)
         assert _fingerprint(db_path) == before, args
+
+
+def test_a_single_series_import_is_refused_with_what_to_run_instead(tmp_path: Path) -> None:
+    """`import metrics FILE --column cpu_usage` stores no made-up metrics: one line pointing at `detect`."""
+    from tests.cli.seed import run_installed
+
+    series = tmp_path / "cpu.csv"
+    series.write_text("timestamp,value\n2024-01-01 00:00:00,12.5\n")
+    db = tmp_path / "new.db"
+    env = {**os.environ, "SCOPS_DB": str(db)}
+    result = run_installed("import", "metrics", str(series), "--column", "cpu_usage", env=env)
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert f"score it with `scops-tui detect {series}`" in result.stderr
+    assert not db.exists()
+    scored = run_installed("detect", str(series), env=env)
+    assert scored.returncode == 0 and scored.stdout.startswith("timestamp,value,anomaly_score")
