@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from scops_tui.cli.main import main
 from scops_tui.store import database as store
-from tests.conftest import shared_file
+from tests.conftest import data_file
 
 
 def _run(db: Path, *args: str) -> tuple[int, str, str]:
@@ -19,15 +19,15 @@ def _run(db: Path, *args: str) -> tuple[int, str, str]:
 
 
 def test_import_legacy_files_then_again(db_path: Path) -> None:
-    metrics = str(shared_file("data", "legacy", "real_training_data.json"))
+    metrics = str(data_file("legacy", "real_training_data.json"))
     code, out, _err = _run(db_path, "import", "metrics", metrics)
     assert code == 0 and "145 new rows, 0 already present" in out and "10 labelled anomalies" in out
     code, out, _err = _run(db_path, "import", "metrics", metrics)
     assert code == 0 and "0 new rows, 145 already present" in out
     for name in ("real_data_model.json", "production_model.json"):
-        code, out, _err = _run(db_path, "import", "model", str(shared_file("data", "legacy", name)))
+        code, out, _err = _run(db_path, "import", "model", str(data_file("legacy", name)))
         assert code == 0 and "1 new model versions" in out
-    code, out, _err = _run(db_path, "import", "api-keys", str(shared_file("data", "legacy", "api_keys_db.json")))
+    code, out, _err = _run(db_path, "import", "api-keys", str(data_file("legacy", "api_keys_db.json")))
     assert code == 0 and "3 new API keys" in out
     conn = store.open_database(db_path)
     try:
@@ -58,7 +58,7 @@ def test_unknown_timezone_and_extension(db_path: Path, tmp_path: Path) -> None:
 
 
 def test_export_to_stdout_and_file(db_path: Path, tmp_path: Path) -> None:
-    _run(db_path, "import", "metrics", str(shared_file("data", "legacy", "real_training_data.json")))
+    _run(db_path, "import", "metrics", str(data_file("legacy", "real_training_data.json")))
     code, out, _err = _run(db_path, "export", "metrics", "--format", "jsonl", "--columns", "timestamp,is_anomaly")
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
@@ -70,7 +70,7 @@ def test_export_to_stdout_and_file(db_path: Path, tmp_path: Path) -> None:
 
 
 def test_export_errors_are_one_line(db_path: Path) -> None:
-    _run(db_path, "import", "metrics", str(shared_file("data", "legacy", "real_training_data.json")))
+    _run(db_path, "import", "metrics", str(data_file("legacy", "real_training_data.json")))
     for args, needle in (
         (["export", "nope"], "unknown table"),
         (["export", "metrics", "--columns", "id,nope"], "no column 'nope'"),
@@ -98,7 +98,7 @@ def _one_error_line(code: int, out: str, err: str) -> str:
 
 def test_failed_import_leaves_no_database_behind(tmp_path: Path) -> None:
     db = tmp_path / "new" / "deeper" / "scops.db"
-    legacy = str(shared_file("data", "legacy", "real_training_data.json"))
+    legacy = str(data_file("legacy", "real_training_data.json"))
     clash = tmp_path / "clash.csv"
     clash.write_text("timestamp,cpu_usage\n2024-01-01T00:00:00Z,1\n2024-01-01T00:00:00Z,2\n")
     broken = tmp_path / "broken.json"
@@ -110,7 +110,7 @@ def test_failed_import_leaves_no_database_behind(tmp_path: Path) -> None:
         ["import", "metrics", str(broken)],
         ["import", "model", str(broken)],
         ["import", "api-keys", str(broken)],
-        ["import", "model", str(shared_file("data", "legacy", "real_data_model.json")), "--name", "\udcff"],
+        ["import", "model", str(data_file("legacy", "real_data_model.json")), "--name", "\udcff"],
     ):
         _one_error_line(*_run(db, *args))
         assert not (tmp_path / "new").exists(), args
@@ -122,7 +122,7 @@ def test_failed_import_leaves_no_database_behind(tmp_path: Path) -> None:
 
 
 def test_inputs_that_used_to_print_tracebacks_are_one_line(db_path: Path, tmp_path: Path) -> None:
-    legacy = shared_file("data", "legacy")
+    legacy = data_file("legacy")
     _run(db_path, "import", "metrics", str(legacy / "real_training_data.json"))
     before = _fingerprint(db_path)
     record = json.loads((legacy / "real_training_data.json").read_text())[0]
