@@ -141,7 +141,7 @@ def db_backup(ctx: click.Context, target: Path | None, force: bool, keep: int | 
     click.echo(f"backed up {settings.db}: {rows:,} rows, {report.size_bytes:,} bytes, verified", err=True)
     click.echo(str(target))
     if folder is not None and keep is not None:
-        for removed in prune_backups(folder, keep):
+        for removed in prune_backups(folder, keep, just_made=target):
             click.echo(f"removed old backup {removed}", err=True)
 
 

@@ -167,7 +167,7 @@ def service() -> None:
 
 
 @service.command("unit")
-@click.argument("job", type=click.Choice(JOBS))
+@click.argument("job", metavar="JOB", type=click.Choice(JOBS))
 @click.option("--user", "user_unit", is_flag=True, help="A unit for the user's own manager (systemctl --user).")
 @click.pass_context
 def service_unit(ctx: click.Context, job: str, user_unit: bool) -> None:

@@ -239,15 +239,19 @@ def named_backups(directory: Path) -> list[Path]:
     return [path for *_key, path in sorted(found)]
 
 
-def prune_backups(directory: Path, keep: int) -> list[Path]:
+def prune_backups(directory: Path, keep: int, *, just_made: Path | None = None) -> list[Path]:
     """Delete all but the `keep` newest named backups in `directory`; return the deleted paths, oldest first.
 
     Only files named like `db backup`'s own are touched; a backup is a closed file no scops-tui process
-    holds open, so removing it is safe.
+    holds open, so removing it is safe. `just_made` is never deleted, even if a clock that stepped back
+    gave it an older name than the others.
     """
     if keep < 1:
         raise DatabaseError(f"--keep must be at least 1, not {keep}")
     backups = named_backups(directory)
+    if just_made is not None and just_made in backups:
+        backups.remove(just_made)
+        keep -= 1
     removed = backups[: max(len(backups) - keep, 0)]
     for path in removed:
         path.unlink(missing_ok=True)
