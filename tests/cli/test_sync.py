@@ -186,6 +186,13 @@ def test_dry_run_needs_no_target(scops_home: Path) -> None:
     assert as_json.returncode == 0 and json.loads(as_json.stdout)["dry_run"] is True
 
 
+def test_dry_run_creates_no_database(tmp_path: Path) -> None:
+    missing = tmp_path / "none" / "scops.db"
+    result = run_cli("--db", str(missing), "sync", "--dry-run", "--url", DEAD)
+    assert result.returncode == 1 and result.stderr.startswith("scops-tui: error: no database at")
+    assert not missing.parent.exists()
+
+
 def _poison_one_metric(path: Path) -> int:
     conn = store.open_database(path)
     try:
