@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from scops_tui import __version__
+from scops_tui.cli.alerts import alerts
 from scops_tui.cli.anomalies import anomalies
 from scops_tui.cli.app import tui
 from scops_tui.cli.config import config_command
@@ -80,6 +81,7 @@ for command in (
     users,
 ):
     main.add_command(command)
+main.add_command(alerts)
 
 
 def run() -> None:
