@@ -96,7 +96,7 @@ class AlertSettings:
 def mask_url(url: str) -> str:
     """An apprise URL with everything that can hold a secret replaced by ***.
 
-    Only the scheme and a host that looks like one (a dotted name, an IP address, localhost) and its port
+    Only the scheme and a host that looks like one (a dotted name or address, localhost) and its port
     stay: user and password, path segments (Slack, Discord and Telegram put tokens there; an ntfy topic
     is itself a secret), query and fragment are masked.
     """
@@ -110,9 +110,7 @@ def mask_url(url: str) -> str:
     _user, at, host = authority.rpartition("@")
     shown = scheme + (f"{MASK}@" if at else "")
     hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    plain_host = bool(hostname) and (
-        "." in hostname or hostname == "localhost" or hostname.startswith("[") or hostname.replace(".", "").isdigit()
-    )
+    plain_host = bool(hostname) and ("." in hostname or hostname == "localhost" or hostname.startswith("["))
     shown += host if plain_host else (MASK if host else "")
     if slash and (tail or not plain_host):
         shown += "/" + (MASK if tail.strip("/") else "")

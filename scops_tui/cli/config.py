@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from scops_tui.alerts.config import load_alert_settings
 from scops_tui.cli.context import settings_for
 from scops_tui.config import resolve_paths, setting_names
 
@@ -26,6 +27,7 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
         "backups": str(paths.backup_dir),
     }
     values = {name: getattr(settings, name) for name in setting_names()}
+    alerts = load_alert_settings(paths).describe()  # channels masked
     if as_json:
         click.echo(
             json.dumps(
@@ -38,6 +40,7 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
                         }
                         for name, v in values.items()
                     },
+                    "alerts": alerts,
                 },
                 indent=2,
             )
@@ -49,3 +52,6 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
     click.echo("Settings")
     for name, value in values.items():
         click.echo(f"  {name:<20} {value!s:<40} ({settings.origins[name]})")
+    click.echo("Alerts ([alerts] of the config file)")
+    for name, value in alerts.items():
+        click.echo(f"  {name:<20} {', '.join(value) or '(none: alerts off)' if name == 'channels' else value}")

@@ -137,7 +137,9 @@ class EpisodeWriter:
                 self.outbox.note(self.conn, episode_id, EpisodeEvent("extended", snapshot))
 
 
-def write_config(home: Path, urls: list[str], *, command: str | None = None, extra: str = "", mode: int = 0o600) -> Path:
+def write_config(
+    home: Path, urls: list[str], *, command: str | None = None, extra: str = "", mode: int = 0o600
+) -> Path:
     """Write `home/config.toml`: `extra` top-level settings, then an [alerts] table; return its path."""
     lines = [extra, "[alerts]", "min_severity = 'medium'", "cooldown_minutes = 15", f"urls = {json.dumps(urls)}"]
     if command is not None:

@@ -139,4 +139,3 @@ def test_metrics_key_names_the_metrics_that_deviated_most() -> None:
 def test_retry_delays_double_up_to_the_longest() -> None:
     assert [retry_delay_ms(n) for n in (1, 2, 3)] == [5_000, 10_000, 20_000]
     assert retry_delay_ms(50) == outbox.LONGEST_RETRY_MS
-
