@@ -98,7 +98,9 @@ sender = AlertSender(db, AlertSettings(urls=(url,)), process_wait_ms=0)
 now = int(time.time() * 1000)
 snapshot = EpisodeSnapshot(now, now, 0.75, 1, (("cpu_usage", 7.0),))
 with store.transaction(conn):  # as LiveDetection.persist: the episode and its alert in one transaction
-    episode = review.open_episode(conn, snapshot, source="host-a", model_name="m", model_version="1", model_version_id=None)
+    episode = review.open_episode(
+        conn, snapshot, source="host-a", model_name="m", model_version="1", model_version_id=None
+    )
     sender.outbox.note(conn, episode, EpisodeEvent("opened", snapshot))
 sender.start()
 sender.wake()
