@@ -104,7 +104,7 @@ def child(args: argparse.Namespace) -> None:
     recorder.run(threading.Event(), duration=float(end - cut - 1))
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     conn = store.open_reader(db)
-    episodes = conn.execute("SELECT id, timestamp FROM anomaly_predictions ORDER BY id").fetchall()
+    episodes = conn.execute("SELECT id, timestamp, created_at FROM anomaly_predictions ORDER BY id").fetchall()
     conn.close()
     print(json.dumps({"cpu_seconds": cpu, "wall_seconds": wall, "episodes": episodes, "samples": end - cut}))
 
@@ -119,25 +119,36 @@ def run_replay(mode: str, hook: Webhook, args: argparse.Namespace) -> dict[str, 
         time.sleep(3)  # an alert still on its way when the run ended
         result = json.loads(out.stdout.strip().splitlines()[-1])
         received = hook.posts[before:]
-    latencies = []
-    starts = {int(episode_id): start for episode_id, start in result["episodes"]}
+    latencies, deliveries, detections = [], [], []
+    starts = {int(episode_id): (start, opened) for episode_id, start, opened in result["episodes"]}
     for arrived, body in received:
         fields = dict(line.split(": ", 1) for line in body.get("message", "").splitlines() if ": " in line)
         episode, _, kind = fields.get("episode", "").partition(" ")
         if kind == "(opened)" and int(episode) in starts:
-            latencies.append(round(arrived - starts[int(episode)] / 1000, 3))
-    result.update(mode=mode, posts=len(received), latencies_s=latencies)
+            start, opened = starts[int(episode)]
+            latencies.append(round(arrived - start / 1000, 3))
+            deliveries.append(round(arrived - opened / 1000, 3))
+            detections.append(round((opened - start) / 1000, 3))
+    result.update(
+        mode=mode,
+        posts=len(received),
+        latencies_s=latencies,
+        from_opening_s=deliveries,
+        detection_delay_s=detections,
+        with_processes=[not p["message"].count("top processes: (not") for _, p in received],
+    )
     return result
 
 
-def run_host(mode: str, seconds: float, port: int) -> dict[str, Any]:
+def run_host(mode: str, seconds: float, hook: Webhook) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         if mode == "on":
             config = Path(tmp) / "config.toml"
-            config.write_text(f'[alerts]\nurls = ["json://127.0.0.1:{port}/hook"]\n')
+            config.write_text(f'[alerts]\nurls = ["json://127.0.0.1:{hook.port}/hook"]\n')
             config.chmod(0o600)
         env = {**os.environ, "SCOPS_HOME": tmp}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        posts = len(hook.posts)
         command = [sys.executable, "-m", "scops_tui", "record", "--interval", "1", "--duration", str(seconds), "-q"]
         subprocess.run(command, env=env, check=True, cwd=REPO)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -147,6 +158,7 @@ def run_host(mode: str, seconds: float, port: int) -> dict[str, Any]:
         "seconds": seconds,
         "cpu_seconds": round(cpu, 3),
         "cpu_percent": round(100 * cpu / seconds, 3),
+        "alerts_received": len(hook.posts) - posts,
     }
 
 
@@ -165,10 +177,13 @@ def main() -> None:
         return
     hook = Webhook()
     replays = [run_replay(mode, hook, args) for _ in range(args.runs) for mode in ("on", "off")]
-    hosts = [run_host(mode, args.calm_seconds, hook.port) for mode in ("on", "off")] if args.calm_seconds > 0 else []
+    hosts = [run_host(mode, args.calm_seconds, hook) for mode in ("on", "off")] if args.calm_seconds > 0 else []
     latencies = sorted(x for r in replays for x in r["latencies_s"])
     summary = {
         "latency_s": latencies,
+        "from_opening_s": sorted(x for r in replays for x in r["from_opening_s"]),
+        "detection_delay_s": sorted(x for r in replays for x in r["detection_delay_s"]),
+        "with_processes": [x for r in replays for x in r["with_processes"]],
         "latency_max_s": max(latencies) if latencies else None,
         "goal_s": GOAL_SECONDS,
         "replay_cpu_on_s": [round(r["cpu_seconds"], 3) for r in replays if r["mode"] == "on"],

@@ -50,6 +50,9 @@ class AlertSender:
         self.outbox = outbox.AlertOutbox(settings, clock)
         self.delivered = 0
         """Alerts delivered to every channel by this sender."""
+        self.awaiting_processes = False
+        """An alert waits for its episode's top processes: the recorder then writes its next sample at once,
+        which stores them (they are measured in the background and written with the next batch)."""
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -118,6 +121,7 @@ class AlertSender:
                 held = wait_until if held is None else min(held, wait_until)
                 continue
             self._deliver(conn, alert, compose(alert, episodes, self.settings.cooldown_minutes))
+        self.awaiting_processes = held is not None
         return held
 
     def _deliver(self, conn: sqlite3.Connection, alert: outbox.DueAlert, message: AlertMessage) -> None:
