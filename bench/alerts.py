@@ -106,7 +106,18 @@ def child(args: argparse.Namespace) -> None:
     conn = store.open_reader(db)
     episodes = conn.execute("SELECT id, timestamp, created_at FROM anomaly_predictions ORDER BY id").fetchall()
     conn.close()
-    print(json.dumps({"cpu_seconds": cpu, "wall_seconds": wall, "episodes": episodes, "samples": end - cut}))
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "cpu_seconds": cpu,
+                "wall_seconds": wall,
+                "peak_rss_mib": peak_mib,
+                "episodes": episodes,
+                "samples": end - cut,
+            }
+        )
+    )
 
 
 def run_replay(mode: str, hook: Webhook, args: argparse.Namespace) -> dict[str, Any]:
@@ -189,6 +200,8 @@ def main() -> None:
         "replay_cpu_on_s": [round(r["cpu_seconds"], 3) for r in replays if r["mode"] == "on"],
         "replay_cpu_off_s": [round(r["cpu_seconds"], 3) for r in replays if r["mode"] == "off"],
         "replay_wall_s": round(replays[0]["wall_seconds"], 1) if replays else None,
+        "replay_peak_rss_on_mib": [round(r["peak_rss_mib"], 1) for r in replays if r["mode"] == "on"],
+        "replay_peak_rss_off_mib": [round(r["peak_rss_mib"], 1) for r in replays if r["mode"] == "off"],
         "host": hosts,
     }
     report = {"command": invocation(), "machine": machine(), "summary": summary, "replays": replays}

@@ -7,6 +7,7 @@ import json
 import logging
 import shlex
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ COMMAND_TIMEOUT_SECONDS = 30.0
 URL_TIMEOUT_SECONDS = 20.0
 """How long one apprise delivery may take in all."""
 _REASON_CHARS = 300
+_UNKNOWN_URL = "apprise does not understand this URL (unknown scheme or a missing part)"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,21 @@ def deliver(channel: Channel, message: AlertMessage) -> DeliveryResult:
     return DeliveryResult(channel, error)
 
 
+def prepare(channels: Sequence[Channel]) -> list[DeliveryResult]:
+    """Load apprise and parse each URL once, ahead of the first alert (apprise finds its ~100 plugins on
+    first use: about a second, which would otherwise delay that alert); return the URLs it refuses."""
+    urls = [channel for channel in channels if channel.kind == "url"]
+    if not urls:
+        return []
+    import apprise
+
+    refused = []
+    for channel in urls:
+        if not apprise.Apprise().add(channel.target):
+            refused.append(DeliveryResult(channel, _UNKNOWN_URL))
+    return refused
+
+
 def _clean(channel: Channel, text: str) -> str:
     """One line, at most a few hundred characters, with the channel's URL and its parts masked."""
     secrets = [channel.target]
@@ -64,7 +81,7 @@ def _send_url(channel: Channel, message: AlertMessage) -> str | None:
 
     sender = apprise.Apprise()
     if not sender.add(channel.target):
-        return "apprise does not understand this URL (unknown scheme or a missing part)"
+        return _UNKNOWN_URL
     notify_type = "failure" if message.severity in ("high", "critical") else "warning"
     if message.severity == "low" and message.payload.get("alert") == "test":
         notify_type = "info"

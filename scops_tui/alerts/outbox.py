@@ -216,10 +216,11 @@ def close_delivered(conn: sqlite3.Connection, alert: DueAlert, now: int) -> None
     )
 
 
-def schedule_retry(conn: sqlite3.Connection, alert: DueAlert, error: str, now: int) -> bool:
-    """A delivery failed: retry later with backoff, or fail for good past GIVE_UP_AFTER_MS; True if given up."""
+def schedule_retry(conn: sqlite3.Connection, alert: DueAlert, error: str, now: int, *, give_up: bool = False) -> bool:
+    """A delivery failed: retry later with backoff, or fail for good past GIVE_UP_AFTER_MS (or at once when
+    `give_up`); True if given up."""
     attempts = alert.attempts + 1
-    give_up = now - alert.due_at >= GIVE_UP_AFTER_MS
+    give_up = give_up or now - alert.due_at >= GIVE_UP_AFTER_MS
     if give_up:
         conn.executemany(
             "UPDATE alert_outbox SET state = 'failed', attempts = ?, last_error = ?, finished_at = ? WHERE id = ?",

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scops_tui.alerts import outbox
-from scops_tui.alerts.channels import DeliveryResult, deliver
+from scops_tui.alerts.channels import DeliveryResult, deliver, prepare
 from scops_tui.alerts.config import AlertSettings, Channel
 from scops_tui.alerts.message import AlertMessage, compose, load_episodes
 from scops_tui.errors import ScopsError
@@ -82,6 +82,11 @@ class AlertSender:
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
+        try:
+            for refused in prepare(self.settings.channels):
+                self._warn(refused.channel.id, f"alerts to {refused.channel.display} cannot be sent: {refused.error}")
+        except Exception as exc:  # apprise missing or broken: each delivery will say so
+            self._warn("prepare", f"alerts: apprise could not be loaded: {type(exc).__name__}: {exc}")
         while not self._stop.is_set():
             self._wake.clear()
             pause = IDLE_POLL_SECONDS
@@ -112,9 +117,7 @@ class AlertSender:
             now = self.clock()
             if not episodes:
                 with store.transaction(conn):
-                    outbox.schedule_retry(
-                        conn, alert, "its episode no longer exists (pruned)", now + outbox.GIVE_UP_AFTER_MS
-                    )
+                    outbox.schedule_retry(conn, alert, "its episode no longer exists", now, give_up=True)
                 continue
             wait_until = alert.due_at + self.process_wait_ms
             if alert.kind == "opened" and alert.attempts == 0 and not episodes[0].top_processes and now < wait_until:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,22 @@ def test_the_sender_thread_delivers_when_woken(conn: sqlite3.Connection, db_path
     finally:
         sender.stop()
     assert int(fields_of(posts[0])["episode"].split()[0]) == episode
+
+
+def test_a_url_apprise_cannot_use_is_reported_when_the_sender_starts(db_path: Path, conn: sqlite3.Connection) -> None:
+    warned = threading.Event()
+    warnings: list[str] = []
+
+    def note(message: str) -> None:
+        warnings.append(message)
+        warned.set()
+
+    sender = AlertSender(db_path, settings(["bogus://token123"]), on_warning=note)
+    sender.start()
+    try:
+        assert warned.wait(60), "no warning"
+    finally:
+        sender.stop()
+    assert warnings[0] == (
+        "alerts to bogus://*** cannot be sent: apprise does not understand this URL (unknown scheme or a missing part)"
+    )
