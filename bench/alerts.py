@@ -100,7 +100,7 @@ def child(args: argparse.Namespace) -> None:
         detection=DetectionSettings(train_in_background=False, capture_processes=True),
         alerts=alerts,
     )
-    cpu0, wall0 = time.process_time(), time.monotonic()
+    cpu0, wall0, started_ms = time.process_time(), time.monotonic(), now_ms()
     recorder.run(threading.Event(), duration=float(end - cut - 1))
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     conn = store.open_reader(db)
@@ -113,6 +113,7 @@ def child(args: argparse.Namespace) -> None:
                 "cpu_seconds": cpu,
                 "wall_seconds": wall,
                 "peak_rss_mib": peak_mib,
+                "started_ms": started_ms,
                 "episodes": episodes,
                 "samples": end - cut,
             }
@@ -130,7 +131,7 @@ def run_replay(mode: str, hook: Webhook, args: argparse.Namespace) -> dict[str, 
         time.sleep(3)  # an alert still on its way when the run ended
         result = json.loads(out.stdout.strip().splitlines()[-1])
         received = hook.posts[before:]
-    latencies, deliveries, detections = [], [], []
+    latencies, deliveries, detections, into_run = [], [], [], []
     starts = {int(episode_id): (start, opened) for episode_id, start, opened in result["episodes"]}
     for arrived, body in received:
         fields = dict(line.split(": ", 1) for line in body.get("message", "").splitlines() if ": " in line)
@@ -140,12 +141,14 @@ def run_replay(mode: str, hook: Webhook, args: argparse.Namespace) -> dict[str, 
             latencies.append(round(arrived - start / 1000, 3))
             deliveries.append(round(arrived - opened / 1000, 3))
             detections.append(round((opened - start) / 1000, 3))
+            into_run.append(round((opened - result["started_ms"]) / 1000, 1))
     result.update(
         mode=mode,
         posts=len(received),
         latencies_s=latencies,
         from_opening_s=deliveries,
         detection_delay_s=detections,
+        opened_into_run_s=into_run,
         with_processes=[not p["message"].count("top processes: (not") for _, p in received],
     )
     return result
@@ -195,6 +198,8 @@ def main() -> None:
         "from_opening_s": sorted(x for r in replays for x in r["from_opening_s"]),
         "detection_delay_s": sorted(x for r in replays for x in r["detection_delay_s"]),
         "with_processes": [x for r in replays for x in r["with_processes"]],
+        "opened_into_run_s": [x for r in replays for x in r["opened_into_run_s"]],
+        "latency_by_run": [r["latencies_s"] for r in replays if r["mode"] == "on"],
         "latency_max_s": max(latencies) if latencies else None,
         "goal_s": GOAL_SECONDS,
         "replay_cpu_on_s": [round(r["cpu_seconds"], 3) for r in replays if r["mode"] == "on"],
