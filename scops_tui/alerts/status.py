@@ -153,10 +153,13 @@ def read_status(conn: sqlite3.Connection, settings: AlertSettings) -> AlertStatu
 
 def status_words(conn: sqlite3.Connection, enabled: bool) -> str | None:
     """The dashboard's few words: `alerts: 2 pending`, `alerts: 1 failed`, `alerts: ok`; None when alerts
-    are off and nothing waits."""
-    pending, failed = conn.execute(
-        "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'failed'), 0) FROM alert_outbox"
-    ).fetchone()
+    are off and nothing waits (or the database predates the outbox: schema version 6)."""
+    try:
+        pending, failed = conn.execute(
+            "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'failed'), 0) FROM alert_outbox"
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return None
     parts = []
     if pending:
         parts.append(f"{pending} pending")

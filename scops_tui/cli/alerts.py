@@ -59,10 +59,18 @@ def alerts_status(ctx: click.Context, as_json: bool) -> None:
     from scops_tui.alerts.outbox import GIVE_UP_AFTER_MS
     from scops_tui.alerts.status import read_status
     from scops_tui.config import resolve_paths
+    from scops_tui.errors import DatabaseError
+    from scops_tui.store.migrations import current_version, latest_version
     from scops_tui.store.timestamps import iso
 
     alert_settings = load_alert_settings(resolve_paths())
     conn = reader_for(ctx)
+    version, known = current_version(conn), latest_version()
+    if version < known:
+        raise DatabaseError(
+            f"database {ctx.obj['settings'].db} is at schema version {version} (current: {known}): it has no alert "
+            "outbox yet; run `scops-tui db upgrade` (a recorder does it when it starts)"
+        )
     status = read_status(conn, alert_settings)
     if as_json:
         click.echo(json.dumps(status.as_json(), indent=2))

@@ -117,3 +117,18 @@ def test_alerts_status_on_a_database_never_alerted(scops_home: Path, conn: sqlit
         "failed_total": 0,
         "sent_total": 0,
     }
+
+
+def test_alerts_status_on_a_database_from_before_alerts_says_to_upgrade(scops_home: Path, db_path: Path) -> None:
+    from scops_tui.store import database as store
+    from scops_tui.store.migrations import apply_migrations
+
+    conn = store.connect(db_path)
+    apply_migrations(conn, target=5)
+    conn.close()
+    result = run_cli("--db", str(db_path), "alerts", "status")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"scops-tui: error: database {db_path} is at schema version 5 (current: 6): it has no alert outbox yet; "
+        "run `scops-tui db upgrade` (a recorder does it when it starts)\n"
+    )
