@@ -188,8 +188,9 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-_TABLES = ("keys",)
-"""TOML tables of the config file read elsewhere: `[keys]` (binding id = key) by the terminal app."""
+_TABLES = ("keys", "alerts")
+"""TOML tables of the config file read elsewhere: `[keys]` (binding id = key) by the terminal app,
+`[alerts]` by scops_tui.alerts.config."""
 
 
 def setting_names() -> list[str]:
@@ -241,6 +242,9 @@ def load_settings(
     file_values = read_config_file(where.config_file)
     if "pg_url" in file_values:
         _refuse_shared_secret_file(where.config_file)
+    alerts = read_toml(where.config_file).get("alerts")
+    if isinstance(alerts, dict) and (alerts.get("urls") or alerts.get("command")):
+        _refuse_shared_secret_file(where.config_file, "alert channels ([alerts] urls or command)")
     layers: list[tuple[str, Mapping[str, Any]]] = [(f"config file {where.config_file}", file_values)]
     layers.append(
         (
@@ -260,11 +264,12 @@ def load_settings(
     return Settings(**values, origins=origins)
 
 
-def _refuse_shared_secret_file(path: Path) -> None:
-    """A config file holding a connection string (maybe a password) must not be readable by others."""
+def _refuse_shared_secret_file(path: Path, what: str = "pg_url") -> None:
+    """A config file holding a connection string or alert URLs (maybe a password, a token) must not be
+    readable by others."""
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigError(
-            f"config file {path} holds pg_url but is readable by group or others (mode {mode:04o}); "
+            f"config file {path} holds {what} but is readable by group or others (mode {mode:04o}); "
             f"run: chmod 600 {path}"
         )

@@ -11,7 +11,18 @@ from pathlib import Path
 
 import scops_tui
 
-HEAVY = ("textual", "rich", "sklearn", "scipy", "psycopg", "starlette", "uvicorn", "fastapi", "prometheus_client")
+HEAVY = (
+    "textual",
+    "rich",
+    "sklearn",
+    "scipy",
+    "psycopg",
+    "starlette",
+    "uvicorn",
+    "fastapi",
+    "prometheus_client",
+    "apprise",
+)
 HTTP_MODULES = ("scops_tui.api.app", "scops_tui.api.prometheus", "scops_tui.api.server")
 """The modules of `serve` that import the HTTP stack; only `scops-tui serve` imports them (lazily)."""
 PACKAGE_DIR = Path(scops_tui.__file__).parent
@@ -29,7 +40,7 @@ def modules_of(package: str) -> list[str]:
 def headless_modules() -> list[str]:
     """Every module outside `tui/`, except `__main__` (which runs the command line) and the HTTP modules."""
     found = [m for m in modules_of("") if m != "scops_tui.__main__"]
-    for package in ("store", "recording", "detection", "transfer", "sync", "api", "cli"):
+    for package in ("store", "recording", "detection", "transfer", "sync", "alerts", "api", "cli"):
         found += [m for m in modules_of(package) if m not in HTTP_MODULES]
     return found
 
@@ -54,6 +65,7 @@ def test_there_are_modules_to_check_in_every_package() -> None:
         "scops_tui.detection.detector",
         "scops_tui.transfer.importer",
         "scops_tui.sync.push",
+        "scops_tui.alerts.sender",
         "scops_tui.api.keys",
         "scops_tui.api.usage",
         "scops_tui.cli.main",
@@ -68,7 +80,7 @@ def test_no_module_outside_tui_imports_textual_or_a_heavy_library() -> None:
 
 
 def test_store_recording_transfer_and_cli_each_import_nothing_heavy() -> None:
-    for package in ("store", "recording", "transfer", "cli"):
+    for package in ("store", "recording", "transfer", "alerts", "cli"):
         assert loaded_after(modules_of(package), HEAVY) == [], package
 
 
@@ -136,8 +148,18 @@ def test_there_is_no_import_cycle() -> None:
 
 
 def test_lower_packages_never_import_higher_ones() -> None:
-    # store < detection < recording, transfer, sync < api < cli, tui: a lower room never imports a higher one.
-    rank = {"store": 0, "recording": 2, "detection": 1, "transfer": 2, "sync": 2, "api": 3, "cli": 4, "tui": 4}
+    # store < detection < recording, transfer, sync, alerts < api < cli, tui: a lower room never imports a higher one.
+    rank = {
+        "store": 0,
+        "detection": 1,
+        "recording": 2,
+        "transfer": 2,
+        "sync": 2,
+        "alerts": 2,
+        "api": 3,
+        "cli": 4,
+        "tui": 4,
+    }
     problems = []
     for module, targets in import_graph().items():
         parts = module.split(".")
@@ -148,3 +170,15 @@ def test_lower_packages_never_import_higher_ones() -> None:
             if len(target_parts) >= 2 and target_parts[1] in rank and rank[target_parts[1]] > rank[parts[1]]:
                 problems.append(f"{module} imports {target}")
     assert problems == []
+
+
+def test_only_the_alert_channels_module_imports_apprise() -> None:
+    importers = set()
+    for path in PACKAGE_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name == "apprise" or name.startswith("apprise.") for name in names):
+                importers.add(_module_name(path))
+    assert importers == {"scops_tui.alerts.channels"}

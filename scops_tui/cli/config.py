@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
+from scops_tui.alerts.config import load_alert_settings
 from scops_tui.cli.context import settings_for
 from scops_tui.config import Paths, Settings, read_toml, resolve_paths, setting_names
-from scops_tui.errors import ScopsError
 from scops_tui.sync.target import MASK, mask_text
 
 SOURCES = ("flag", "env", "file", "default")
@@ -67,13 +67,12 @@ def _shown(value: Any) -> Any:
 
 
 def _file_tables(paths: Paths) -> dict[str, Any]:
-    """The `[alerts]` table of the config file (channel URLs masked), if it has one; other tables are not shown."""
-    try:
-        data = read_toml(paths.config_file)
-    except ScopsError:  # the settings load has read the same file already; this cannot differ
+    """The `[alerts]` settings of the config file as the alerts feature reads them (channels masked, a
+    command shown without its arguments), if it has an `[alerts]` table; other tables are not shown."""
+    data = read_toml(paths.config_file) if paths.config_file.is_file() else {}
+    if not isinstance(data.get("alerts"), Mapping):
         return {}
-    alerts = data.get("alerts")
-    return {"alerts": _shown(alerts)} if isinstance(alerts, Mapping) else {}
+    return {"alerts": load_alert_settings(paths).describe()}
 
 
 def config_json(paths: Paths, settings: Settings) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from scops_tui import __version__
+from scops_tui.cli.alerts import alerts
 from scops_tui.cli.anomalies import anomalies
 from scops_tui.cli.app import tui
 from scops_tui.cli.config import config_command
@@ -54,6 +55,7 @@ for command in (
     users,
 ):
     main.add_command(command)
+main.add_command(alerts)
 
 
 def run() -> None:

@@ -32,6 +32,8 @@ def record(
     if detect:
         from scops_tui.detection.live import DetectionSettings
 
+    from scops_tui.alerts.config import load_alert_settings
+
     settings = settings_for(ctx, interval=interval, source=source)
 
     def announce() -> None:
@@ -53,6 +55,7 @@ def record(
         on_start=announce,
         detection=DetectionSettings() if detect else None,
         retention_days=settings.retention_days,
+        alerts=load_alert_settings(),
     )
     stop = threading.Event()
     with stop_on_signals(stop):

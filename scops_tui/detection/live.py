@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,8 @@ class LiveDetection:
         self._last_training = 0.0
         self._last_poll = 0.0
         self.last_error: str | None = None
+        self.on_episode: Callable[[sqlite3.Connection, int | None, EpisodeEvent], None] | None = None
+        """Called with each episode change inside the batch's transaction (the alert outbox)."""
 
     # -- start ------------------------------------------------------------------------------------------
 
@@ -199,6 +202,8 @@ class LiveDetection:
                 self._staged_ids[event.episode.start_ms] = episode_id
             else:
                 review.update_episode(conn, episode_id, event.episode)
+            if self.on_episode is not None:
+                self.on_episode(conn, episode_id, event)
             if event.kind == "closed":
                 episode_id = None
         # Top processes measured at each onset go onto that episode's row whenever they arrive: also when

@@ -20,6 +20,8 @@ from scops_tui.store.records import MetricRecord
 from scops_tui.store.timestamps import now_ms
 
 if TYPE_CHECKING:
+    from scops_tui.alerts.config import AlertSettings
+    from scops_tui.alerts.sender import AlertSender
     from scops_tui.detection.live import DetectionSettings, LiveDetection
 
 FIRST_SAMPLE_AFTER = 0.5
@@ -70,6 +72,7 @@ class Recorder:
         on_start: Callable[[], None] | None = None,
         detection: DetectionSettings | None = None,
         retention_days: float | None = None,
+        alerts: AlertSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[threading.Event, float], bool] | None = None,
     ) -> None:
@@ -88,6 +91,8 @@ class Recorder:
         self.detection_settings = detection
         self.retention_days = retention_days
         self.detection: LiveDetection | None = None
+        self.alerts = alerts
+        self.sender: AlertSender | None = None
         # Tests pass a fake clock and a wait that advances it, so hours of sampling run in a moment.
         self._clock = clock
         self._wait = wait or (lambda event, seconds: event.wait(seconds))
@@ -112,10 +117,13 @@ class Recorder:
                     )
                     with store.sqlite_errors(self.db_path):
                         self.detection.start(conn)
+                self._start_alerts()
                 if self.on_start is not None:
                     self.on_start()
                 self._loop(conn, stop, duration)
             finally:
+                if self.sender is not None:
+                    self.sender.stop()
                 if self.detection is not None:
                     self.detection.close()
                 conn.close()
@@ -153,7 +161,10 @@ class Recorder:
                 if self.on_sample is not None:
                     self.on_sample(record)
                 now = self._clock()
-                if self.stats.written == 0 or now - last_flush >= self.flush_interval:
+                # With alerts on, a flagged sample is written at once (its episode's alert leaves within a
+                # second), and so is the next one while an alert waits for the top processes it stores.
+                urgent = self.sender is not None and (record.is_anomaly or self.sender.awaiting_processes)
+                if self.stats.written == 0 or urgent or now - last_flush >= self.flush_interval:
                     self._flush(conn, buffer, system_id, started)
                     last_flush = now
                 if now - last_rollup >= ROLLUP_EVERY:
@@ -216,12 +227,27 @@ class Recorder:
             return
         if detection is not None:
             detection.after_commit()
+        if self.sender is not None:
+            self.sender.wake()
         if self.stats.first_write_after is None:
             self.stats.first_write_after = self._clock() - started
         self.stats.written += len(buffer)
         self.stats.flushes += 1
         self.stats.last_error = None
         buffer.clear()
+
+    def _start_alerts(self) -> None:
+        """Start the alert sender (its own thread and connection) and queue alerts with each episode change."""
+        if self.alerts is None or not self.alerts.enabled:
+            return
+        from scops_tui.alerts.sender import AlertSender
+
+        self.sender = AlertSender(
+            self.db_path, self.alerts, busy_timeout_ms=self.busy_timeout_ms, on_warning=self.on_warning
+        )
+        if self.detection is not None:
+            self.detection.on_episode = self.sender.outbox.note
+        self.sender.start()
 
     def _note_clock(self, record: MetricRecord) -> None:
         """Count a sample stamped past its wall time; warn once each time the clock falls behind."""

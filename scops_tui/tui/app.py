@@ -18,15 +18,16 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from scops_tui.config import Settings
-from scops_tui.errors import DatabaseError
+from scops_tui.errors import DatabaseError, ScopsError
 from scops_tui.recording.processes import ProcessUsage
 from scops_tui.recording.recorder import Recorder
 from scops_tui.recording.sampler import HostSampler
 from scops_tui.store.recorder_lock import RecorderLock
 from scops_tui.store.records import MetricRecord
 from scops_tui.store.timestamps import now_ms
+from scops_tui.tui import readers
 from scops_tui.tui.keymap import load_keymap
-from scops_tui.tui.messages import RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
+from scops_tui.tui.messages import EpisodesOpened, RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
 from scops_tui.tui.screens.anomalies import AnomaliesScreen
 from scops_tui.tui.screens.dashboard import DashboardScreen
 from scops_tui.tui.screens.detail import DetailScreen
@@ -120,6 +121,7 @@ class ScopsApp(App[int]):
         self.recent: deque[MetricRecord] = deque(maxlen=LIVE_POINTS)
         self.recording_state = "starting" if record else "not recording (--no-record)"
         self.recorder_problem: str | None = None
+        self._episode_mark: int | None = None
         self.user_keymap = dict(keymap)
         if keymap:
             self.set_keymap(dict(keymap))
@@ -180,6 +182,27 @@ class ScopsApp(App[int]):
     def on_mount(self) -> None:
         if self.record:
             self.record_host()
+        self.watch_episodes()
+        self.set_interval(self.refresh_seconds, self.watch_episodes)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="episodes", name="new episodes")
+    def watch_episodes(self) -> None:
+        """Look for episodes opened since the last look (whoever records): each gets a toast."""
+        try:
+            self.post_message(EpisodesOpened(*readers.read_new_episodes(self.settings.db, self._episode_mark)))
+        except ScopsError:
+            return  # no database yet: the next look sets the mark
+
+    def on_episodes_opened(self, message: EpisodesOpened) -> None:
+        self._episode_mark = message.newest_id
+        for episode in message.episodes:
+            peak = "" if episode.peak_score is None else f", peak score {episode.peak_score:.2f}"
+            self.notify(
+                f"episode {episode.id} on {episode.source}: {episode.severity}{peak}",
+                title="new anomaly episode",
+                severity="error" if episode.severity in ("high", "critical") else "warning",
+                timeout=10,
+            )
 
     @work(thread=True, exit_on_error=False, group="recorder", name="recorder")
     def record_host(self) -> None:
@@ -189,6 +212,8 @@ class ScopsApp(App[int]):
         if RecorderLock(db).held_by_other():
             self.post_message(RecordingChanged("read-only: another process records into this database"))
             return
+        from scops_tui.alerts.config import load_alert_settings
+
         detection = self.detection
         if detection is None:
             from scops_tui.detection.live import DetectionSettings
@@ -208,6 +233,7 @@ class ScopsApp(App[int]):
             on_error=lambda text: post(RecorderProblem(text)),
             on_start=lambda: post(RecordingChanged(f"recording every {self.settings.interval:g} s")),
             detection=detection,
+            alerts=load_alert_settings(),
         )
         try:
             recorder.run(worker.cancelled_event)

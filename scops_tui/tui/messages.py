@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from scops_tui.alerts.status import NewEpisode
 from scops_tui.detection.registry import ModelVersion
 from scops_tui.detection.review import Episode
 from scops_tui.recording.processes import ProcessUsage
@@ -40,6 +41,14 @@ class RecorderProblem(Message):
     """The recorder could not write (it keeps the samples and retries)."""
 
     text: str
+
+
+@dataclass
+class EpisodesOpened(Message):
+    """Episodes opened since the app last looked (a toast each), and the newest episode id."""
+
+    newest_id: int
+    episodes: list[NewEpisode]
 
 
 @dataclass

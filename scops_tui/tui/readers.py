@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from scops_tui.alerts import status as alert_status
+from scops_tui.alerts.config import load_alert_settings
 from scops_tui.detection import registry, review
 from scops_tui.detection.review import Episode, Status
 from scops_tui.errors import ConfigError, ScopsError
@@ -63,6 +65,8 @@ class StatusFacts:
     """Why the facts could not be read (e.g. the database does not exist yet)."""
     sync_state: str | None = None
     """The sync state in a few words (`sync: 3 pending`); None until read."""
+    alert_state: str | None = None
+    """Pending or failed alerts in a few words (`alerts: 2 pending`); None when alerts are off and none wait."""
 
 
 def read_status(path: Path, source: str) -> StatusFacts:
@@ -72,11 +76,29 @@ def read_status(path: Path, source: str) -> StatusFacts:
         open_count = conn.execute(
             "SELECT count(*) FROM anomaly_predictions WHERE acknowledged = 0 AND resolved_at IS NULL"
         ).fetchone()[0]
+        alert_state = alert_status.status_words(conn, _alerts_enabled())
     return StatusFacts(
         size_bytes=store.file_size(path),
         deployed_version=None if deployed is None else deployed.version,
         open_anomalies=int(open_count),
+        alert_state=alert_state,
     )
+
+
+def _alerts_enabled() -> bool:
+    try:
+        return load_alert_settings().enabled
+    except ConfigError:
+        return False
+
+
+def read_new_episodes(path: Path, after_id: int | None) -> tuple[int, list[alert_status.NewEpisode]]:
+    """Episodes opened since `after_id` and the newest id; the first look (None) only sets the mark."""
+    with reading(path) as conn:
+        if after_id is None:
+            return alert_status.newest_episode_id(conn), []
+        found = alert_status.episodes_after(conn, after_id)
+    return (found[-1].id if found else after_id), found
 
 
 def read_episodes(path: Path, status: Status, severity: str | None) -> list[Episode]:

@@ -120,6 +120,8 @@ class DashboardScreen(ScopsScreen):
             parts.append(formatting.byte_size(facts.size_bytes))
             parts.append(f"model v{facts.deployed_version}" if facts.deployed_version else "model: none deployed")
             parts.append(f"open anomalies: {facts.open_anomalies}")
+        if facts is not None and facts.alert_state:
+            parts.append(facts.alert_state)
         if facts is not None and facts.sync_state:
             parts.append(facts.sync_state)
         elif readers.sync_target(app.settings) is None:
