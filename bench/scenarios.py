@@ -2,7 +2,7 @@
 faults injected with stress-ng, then say how the live detector's episodes matched the faults.
 
     .venv/bin/python bench/scenarios.py record [--only cpu,memory] [--save-fixtures tests/fixtures/scenarios]
-    .venv/bin/python bench/scenarios.py replay tests/fixtures/scenarios
+    .venv/bin/python bench/scenarios.py replay tests/fixtures/scenarios [--history lead-in|none|calm]
 
 `record` runs each scenario in a fresh database: `scops-tui record --interval 1` in the background, a
 calm stretch, the fault (stress-ng, which stops by itself through --timeout), a stretch after; then it
@@ -40,7 +40,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from scops_tui.detection.registry import DETECTED_METRICS  # noqa: E402
-from scops_tui.recording.replay import ScenarioFigures, judge, load_trace, replay_into  # noqa: E402
+from scops_tui.recording.replay import (  # noqa: E402
+    ScenarioFigures,
+    judge,
+    lead_in_history,
+    load_trace,
+    replay_into,
+)
 from scops_tui.store.database import METRIC_SCALES  # noqa: E402
 
 INTERVAL_S = 1.0
@@ -254,7 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument(
         "--history",
         metavar="NAME",
-        help="start the recorder with this trace (e.g. calm) as its recorded history, as after a restart",
+        default="lead-in",
+        help="the recorder's recorded history: `lead-in` (default, as the tests: each trace's own lead-in before "
+        "its first fault, played back and forth to 15 minutes), `none`, or a trace's name (e.g. calm, spliced in)",
     )
     args = parser.parse_args(argv)
 
@@ -288,10 +296,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = sorted(p.stem for p in args.folder.glob("*.json"))
     if args.only:
         names = [n for n in names if n in set(args.only.split(","))]
-    history = load_trace(args.folder, args.history)[0] if args.history else None
+    spliced = load_trace(args.folder, args.history)[0] if args.history not in ("lead-in", "none") else None
     results = []
     for name in names:
         rows, meta = load_trace(args.folder, name)
+        history = spliced
+        if args.history == "lead-in" and meta["faults"]:
+            history = lead_in_history(rows, meta["faults"])
         with tempfile.TemporaryDirectory() as scratch:
             episodes = replay_rows(rows, Path(scratch) / "replay.db", f"scenario-{name}", history)
         results.append(judge(name, [r["timestamp_ms"] for r in rows], meta["faults"], episodes))

@@ -123,6 +123,28 @@ def _store_history(db_path: Path, source: str, history: Sequence[Mapping[str, An
         conn.close()
 
 
+def lead_in_history(
+    rows: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[str, Any]], samples: int = 900, step_ms: int = 1000
+) -> list[dict[str, Any]]:
+    """A recorded history made of a trace's own lead-in (its samples before the first fault), played
+    backwards and forwards to `samples` rows and ending on the trace's first sample's neighbour, so the
+    trace continues it without a seam: the host as the recorder saw it just before the fault. (A calm
+    trace recorded at another time joins the trace with a jump in every slow metric, which no running
+    recorder sees.) Timestamps are `step_ms` apart; `replay_into` moves them to end before the trace."""
+    first_fault = min((int(f["start_ms"]) for f in faults), default=None)
+    lead = [dict(r) for r in rows if first_fault is None or int(r["timestamp_ms"]) < first_fault]
+    if not lead:
+        return []
+    # Walking back in time from the trace's start: the lead-in from its first sample on, then back again.
+    before_start: list[dict[str, Any]] = []
+    mirrored = False
+    while len(before_start) < samples:
+        before_start.extend(lead[::-1] if mirrored else lead)
+        mirrored = not mirrored
+    history = before_start[:samples][::-1]
+    return [{**row, "timestamp_ms": i * step_ms} for i, row in enumerate(history)]
+
+
 # -- judging episodes against labelled fault windows ------------------------------------------------------
 
 CALM_GRACE_SAMPLES = 30

