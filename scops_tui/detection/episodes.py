@@ -190,8 +190,8 @@ class EpisodeGrouper:
       abnormal sample. An anomalous sample within that quiet spell extends the same episode instead of
       opening a new one.
     * **Routine.** An onset on the same leading metrics as at least 3 changes that began within the
-      last 30 minutes, and in no higher severity band than the worst of them, opens no episode: a job
-      that bursts every few minutes is news three times, then routine until it skips 30 minutes or
+      last 3 hours, and in no higher severity band than the worst of them, opens no episode: a job
+      that bursts every few minutes (or hourly) is news three times, then routine until it skips 3 hours or
       gets worse.
     * **New normal.** A level held for `new_normal_ms` (30 minutes) is no longer news: the episode closes
       (reason `new_normal`), the held level becomes the reference, and no new episode opens until the
