@@ -186,8 +186,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-_TABLES = ("keys",)
-"""TOML tables of the config file read elsewhere: `[keys]` (binding id = key) by the terminal app."""
+_TABLES = ("keys", "tui")
+"""TOML tables of the config file read elsewhere: `[keys]` (binding id = key) and `[tui]` by the terminal app."""
 
 
 def setting_names() -> list[str]:

@@ -17,20 +17,22 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from scops_tui.config import Settings
-from scops_tui.errors import DatabaseError
+from scops_tui.config import Settings, read_toml
+from scops_tui.errors import ConfigError, DatabaseError
 from scops_tui.recording.processes import ProcessUsage
 from scops_tui.recording.recorder import Recorder
 from scops_tui.recording.sampler import HostSampler
 from scops_tui.store.recorder_lock import RecorderLock
 from scops_tui.store.records import MetricRecord
 from scops_tui.store.timestamps import now_ms
-from scops_tui.tui.keymap import load_keymap
+from scops_tui.tui.formatting import TimeFormat
+from scops_tui.tui.keymap import check_keymap, parse_keymap
 from scops_tui.tui.messages import RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
+from scops_tui.tui.readers import Reader, SqliteReader
 from scops_tui.tui.screens.anomalies import AnomaliesScreen
 from scops_tui.tui.screens.dashboard import DashboardScreen
 from scops_tui.tui.screens.detail import DetailScreen
-from scops_tui.tui.screens.dialogs import NoteDialog
+from scops_tui.tui.screens.dialogs import NoteDialog, SourceDialog
 from scops_tui.tui.screens.help import HelpScreen
 from scops_tui.tui.screens.history import HistoryScreen
 from scops_tui.tui.screens.models import ModelsScreen
@@ -47,6 +49,7 @@ SCREENS = Binding.Group("screens", compact=True)
 
 LIVE_POINTS = 120
 """Samples kept for the dashboard's live charts."""
+TIME_ZONES = ("utc", "local")
 
 
 def _psutil_processes(limit: int) -> list[ProcessUsage]:
@@ -108,9 +111,15 @@ class ScopsApp(App[int]):
         process_reader: ProcessReader,
         detection: DetectionSettings | None,
         refresh_seconds: float,
+        reader: Reader,
+        time_format: TimeFormat,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.reader = reader
+        self.time_format = time_format
+        self.live_points = LIVE_POINTS
+        self.previous_mode = "dashboard"
         self.record = record
         self.sampler = sampler
         self.clock = clock
@@ -127,7 +136,9 @@ class ScopsApp(App[int]):
     # Navigation
 
     def action_show(self, mode: str) -> None:
-        """Switch to one of the top-level screens."""
+        """Switch to one of the top-level screens (remembering where Help was opened from)."""
+        if mode == "help" and self.current_mode != "help":
+            self.previous_mode = self.current_mode
         self.switch_mode(mode)
 
     def action_quit_app(self) -> None:
@@ -269,6 +280,44 @@ def _bindings_of(bindings: Iterable[BindingType]) -> list[Binding]:
     return [b for b in bindings if isinstance(b, Binding) and b.id]
 
 
+def binding_scopes() -> dict[str, list[tuple[str, str]]]:
+    """Each screen's (binding id, default keys), the global bindings included: what a remapping must respect."""
+    global_pairs = [(b.id or "", b.key) for b in _bindings_of(ScopsApp.BINDINGS)]
+    scopes = {"Global": global_pairs}
+    for screen_type in (
+        DashboardScreen,
+        HistoryScreen,
+        AnomaliesScreen,
+        DetailScreen,
+        ModelsScreen,
+        SyncScreen,
+        HelpScreen,
+    ):
+        scopes[screen_type.SCREEN_NAME] = [
+            *global_pairs,
+            *((b.id or "", b.key) for b in _bindings_of(screen_type.BINDINGS)),
+        ]
+    scopes["Dialogs"] = [(b.id or "", b.key) for b in _bindings_of(NoteDialog.BINDINGS)]
+    scopes["Dialogs"] += [
+        (b.id or "", b.key) for b in _bindings_of(SourceDialog.BINDINGS) if b.id not in dict(scopes["Dialogs"])
+    ]
+    return scopes
+
+
+def parse_time_zone(data: Mapping[str, object], origin: str) -> TimeFormat:
+    """The `[tui]` table's `time` ("local", the default, or "utc"): the zone the app shows times in."""
+    table = data.get("tui", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f'{origin}: [tui] must be a table such as time = "utc"')
+    unknown = sorted(set(table) - {"time"})
+    if unknown:
+        raise ConfigError(f"{origin}: tui.{unknown[0]}: unknown setting (known: time)")
+    zone = table.get("time", "local")
+    if zone not in TIME_ZONES:
+        raise ConfigError(f'{origin}: tui.time = {zone!r}: must be "local" or "utc"')
+    return TimeFormat(utc=zone == "utc")
+
+
 def create_app(
     settings: Settings,
     *,
@@ -279,6 +328,8 @@ def create_app(
     process_reader: ProcessReader | None = None,
     detection: DetectionSettings | None = None,
     refresh_seconds: float = 5.0,
+    reader: Reader | None = None,
+    time_zone: str | None = None,
 ) -> ScopsApp:
     """Build the app.
 
@@ -291,13 +342,28 @@ def create_app(
         process_reader: returns the top N processes by CPU (tests pass a fixed one).
         detection: detection settings of the recorder (default: as `scops-tui record`).
         refresh_seconds: how often the status line and the top processes refresh.
+        reader: where the screens read (default: the settings' SQLite file).
+        time_zone: "utc" or "local" for the times on screen (default: the config file's `[tui] time`, else local).
+
+    Raises:
+        ConfigError: the `[keys]` table names an unknown binding, an unusable key, or a key that clashes.
     """
+    time_format = TimeFormat(utc=time_zone == "utc") if time_zone is not None else TimeFormat(utc=False)
     if keymap is None:
         keys: Mapping[str, str] = {}
+        origin = "keymap"
     elif isinstance(keymap, Path):
-        keys = load_keymap(keymap)
+        data = read_toml(keymap)
+        origin = f"config file {keymap}"
+        keys = parse_keymap(data, origin)
+        if time_zone is None:
+            time_format = parse_time_zone(data, origin)
     else:
         keys = keymap
+        origin = "keymap"
+    if time_zone is not None and time_zone not in TIME_ZONES:
+        raise ConfigError(f'time zone {time_zone!r}: must be "local" or "utc"')
+    check_keymap(keys, binding_scopes(), origin)
     return ScopsApp(
         settings,
         record=record,
@@ -307,6 +373,8 @@ def create_app(
         process_reader=process_reader or _psutil_processes,
         detection=detection,
         refresh_seconds=refresh_seconds,
+        reader=reader or SqliteReader(settings.db, settings.busy_timeout_ms),
+        time_format=time_format,
     )
 
 
