@@ -18,19 +18,19 @@ from scops_tui.tui.widgets.columns import Column, fit_columns, hidden_note
 
 MOVE = Binding.Group("move", compact=True)
 VERSION_COLUMNS = (
-    Column("id", "id", 3, drop=4),
-    Column("model", "model", 16),
+    Column("id", "id", 3, drop=1),
+    Column("model", "model", 17),
     Column("version", "version", 7),
-    Column("kind", "kind", 11, drop=2),
+    Column("kind", "kind", 16, drop=3),
     Column("status", "status", 12),
     Column("from", "data from", 16),
-    Column("to", "data to", 16, drop=1),
-    Column("rows", "rows", 7, drop=3),
+    Column("to", "data to", 16, drop=2),
+    Column("rows", "rows", 7, drop=4),
     Column("precision", "precision", 9),
     Column("recall", "recall", 6),
     Column("f1", "f1", 5),
 )
-"""The versions table; on a narrow terminal id goes first, then rows, kind, data to (quality figures stay)."""
+"""The versions table; on a narrow terminal rows go first, then kind, data to, id (quality figures stay)."""
 
 
 class ModelsScreen(ScopsScreen):
