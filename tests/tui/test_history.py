@@ -110,7 +110,7 @@ async def test_peak_and_headline_are_the_same_at_any_width(make_app: Callable[..
             screen = await open_history(pilot, app)
             screen.loaded_label = ""
             await pilot.press("s")
-            await wait_for(pilot, lambda: screen.loaded_label == "6h", "the 6 h window")
+            await wait_for(pilot, lambda s=screen: s.loaded_label == "6h", "the 6 h window")
             found = []
             for key in ("disk_io", "network", "cpu_usage", "load_1m", "score"):
                 data = screen.query_one(f"#history-{key}", MetricChart).data
