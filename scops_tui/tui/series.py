@@ -32,8 +32,8 @@ HISTORY_SPECS = (
     ChartSpec("memory_usage", "Memory", "percent"),
     ChartSpec("disk_usage", "Disk use", "percent"),
     ChartSpec("load_1m", "Load 1m", "plain"),
-    ChartSpec("disk_io", "Disk I/O r+w avg", "rate"),
-    ChartSpec("network", "Net rx+tx avg", "rate"),
+    ChartSpec("disk_io", "Disk I/O", "rate"),
+    ChartSpec("network", "Network", "rate"),
     ChartSpec("score", "Anomaly score", "score"),
 )
 SPEC_BY_KEY = {spec.key: spec for spec in HISTORY_SPECS}

@@ -30,6 +30,9 @@ def metrics_involved(episode: Episode, limit: int = 3) -> str:
 
 
 MOVE = Binding.Group("move", compact=True)
+MARKS = Binding.Group("mark", compact=True)
+REVIEW = Binding.Group("review", compact=True)
+FILTERS = Binding.Group("filter", compact=True)
 QUEUE_COLUMNS = (
     Column("mark", "", 1),
     Column("id", "id", 4),
@@ -49,17 +52,28 @@ class AnomaliesScreen(ReviewScreen):
 
     SCREEN_NAME = "Anomalies"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "details", "Details", priority=True, id="anomalies.details"),
         Binding("j", "cursor_down", "Down", group=MOVE, id="anomalies.down"),
         Binding("k", "cursor_up", "Up", group=MOVE, id="anomalies.up"),
-        Binding("space", "toggle_mark", "Mark", id="anomalies.mark"),
-        Binding("a", "acknowledge", "Ack", tooltip="Acknowledge", id="anomalies.acknowledge"),
-        Binding("c", "confirm", "Confirm", id="anomalies.confirm"),
-        Binding("f", "false_positive", "False pos", tooltip="False positive", id="anomalies.false_positive"),
-        Binding("r", "resolve", "Resolve", id="anomalies.resolve"),
-        Binding("enter", "details", "Details", priority=True, id="anomalies.details"),
-        Binding("s", "cycle_status", "Status", tooltip="Status filter", id="anomalies.status_filter"),
-        Binding("v", "cycle_severity", "Severity", tooltip="Severity filter", id="anomalies.severity_filter"),
-        Binding("u", "clear_marks", "Unmark", tooltip="Unmark all", id="anomalies.clear_marks"),
+        Binding(
+            "space", "toggle_mark", "Mark", tooltip="Mark the row for a bulk action", group=MARKS, id="anomalies.mark"
+        ),
+        Binding("u", "clear_marks", "Unmark", tooltip="Unmark all", group=MARKS, id="anomalies.clear_marks"),
+        Binding("a", "acknowledge", "Ack", tooltip="Acknowledge", group=REVIEW, id="anomalies.acknowledge"),
+        Binding("c", "confirm", "Confirm", tooltip="Confirm as an anomaly", group=REVIEW, id="anomalies.confirm"),
+        Binding(
+            "f", "false_positive", "False pos", tooltip="False positive", group=REVIEW, id="anomalies.false_positive"
+        ),
+        Binding("r", "resolve", "Resolve", tooltip="Resolve with a note", group=REVIEW, id="anomalies.resolve"),
+        Binding("s", "cycle_status", "Status", tooltip="Status filter", group=FILTERS, id="anomalies.status_filter"),
+        Binding(
+            "v",
+            "cycle_severity",
+            "Severity",
+            tooltip="Severity filter (at least)",
+            group=FILTERS,
+            id="anomalies.severity_filter",
+        ),
     ]
 
     def __init__(self) -> None:

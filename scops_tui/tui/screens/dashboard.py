@@ -35,7 +35,7 @@ CHARTS: tuple[tuple[str, str, Kind], ...] = (
 SORTS = ("cpu", "memory", "pid", "name")
 PROCESS_SCAN = 400
 """Processes measured per refresh, so that sorting by memory, pid or name sees (nearly) all of them."""
-PROCESS_COLUMNS = (("pid", 7), ("name", 0), ("cpu %", 6), ("mem %", 6), ("user", 10))
+PROCESS_COLUMNS = (("pid", 7), ("name", 24), ("cpu %", 6), ("mem %", 6), ("user", 12))
 NARROW = 100
 """Below this width the process table drops its user column (the least useful) and says so."""
 
@@ -68,7 +68,7 @@ class DashboardScreen(ScopsScreen):
         Binding("o", "cycle_sort", "Sort", tooltip="Sort processes: cpu, memory, pid, name", id="dashboard.sort"),
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter processes", id="dashboard.filter"),
         Binding(
-            "y", "autoscale", "Y scale", tooltip="Percent charts: fixed 0-100 or autoscale", id="dashboard.autoscale"
+            "y", "autoscale", "Scale", tooltip="Percent charts: fixed 0-100 or autoscale", id="dashboard.autoscale"
         ),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.clear_filter"),
     ]
@@ -123,7 +123,7 @@ class DashboardScreen(ScopsScreen):
         for label, width in PROCESS_COLUMNS:
             if narrow and label == "user":
                 continue
-            table.add_column(label, width=width or None, key=label)
+            table.add_column(label, width=width, key=label)
         self._draw_processes()
         self._draw_process_title()
 

@@ -22,6 +22,7 @@ DETAIL_CHARTS = tuple(
     SPEC_BY_KEY[key] for key in ("score", "cpu_usage", "memory_usage", "load_1m", "disk_io", "network")
 )
 MIN_CONTEXT_MS = 10 * 60_000
+REVIEW = Binding.Group("review", compact=True)
 
 
 def context_window(episode: Episode) -> tuple[int, int]:
@@ -37,10 +38,10 @@ class DetailScreen(ReviewScreen):
     SCREEN_NAME = "Anomaly detail"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="detail.back"),
-        Binding("a", "acknowledge", "Ack", tooltip="Acknowledge", id="detail.acknowledge"),
-        Binding("c", "confirm", "Confirm", id="detail.confirm"),
-        Binding("f", "false_positive", "False pos", tooltip="False positive", id="detail.false_positive"),
-        Binding("r", "resolve", "Resolve", id="detail.resolve"),
+        Binding("a", "acknowledge", "Ack", tooltip="Acknowledge", group=REVIEW, id="detail.acknowledge"),
+        Binding("c", "confirm", "Confirm", tooltip="Confirm as an anomaly", group=REVIEW, id="detail.confirm"),
+        Binding("f", "false_positive", "False pos", tooltip="False positive", group=REVIEW, id="detail.false_positive"),
+        Binding("r", "resolve", "Resolve", tooltip="Resolve with a note", group=REVIEW, id="detail.resolve"),
     ]
 
     def __init__(self, episode_id: int) -> None:

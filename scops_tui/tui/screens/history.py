@@ -41,7 +41,7 @@ MIN_SPAN_MS = 60_000
 RANGE = Binding.Group("range", compact=True)
 PAN = Binding.Group("pan")
 ZOOM = Binding.Group("zoom", compact=True)
-EPISODES = Binding.Group("episodes", compact=True)
+EPISODES = Binding.Group("episode", compact=True)
 
 
 def all_window(bounds: tuple[int, int] | None, now_ms: int, buckets: int) -> tuple[int, int]:
@@ -69,20 +69,27 @@ class HistoryScreen(ScopsScreen):
         Binding("w", "range('7d')", "7d", group=RANGE, id="history.range_7d"),
         Binding("o", "range('30d')", "30d", group=RANGE, id="history.range_30d"),
         Binding("a", "range('all')", "All", group=RANGE, id="history.range_all"),
-        Binding("left", "pan(-1)", "Earlier", priority=True, group=PAN, id="history.pan_earlier"),
-        Binding("right", "pan(1)", "Later", priority=True, group=PAN, id="history.pan_later"),
+        Binding("left", "pan(-1)", "Earlier", priority=True, show=False, group=PAN, id="history.pan_earlier"),
+        Binding("right", "pan(1)", "Later", priority=True, show=False, group=PAN, id="history.pan_later"),
         Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", key_display="+", group=ZOOM, id="history.zoom_in"),
         Binding("minus", "zoom(2)", "Zoom out", key_display="-", group=ZOOM, id="history.zoom_out"),
         Binding("n", "episode(1)", "Next ep.", tooltip="Next episode", group=EPISODES, id="history.next_episode"),
         Binding(
             "p", "episode(-1)", "Prev ep.", tooltip="Previous episode", group=EPISODES, id="history.previous_episode"
         ),
-        Binding("enter", "open_or_store", "Open", tooltip="Open the episode / store the span", id="history.open"),
-        Binding("x", "mark_missed", "Mark missed", id="history.mark_missed"),
+        Binding(
+            "enter", "open_or_store", "Open", show=False, tooltip="Open the episode / store the span", id="history.open"
+        ),
+        Binding("x", "mark_missed", "Missed", tooltip="Mark a missed anomaly", id="history.mark_missed"),
         Binding("escape", "cancel_mark", "Cancel", show=False, id="history.cancel_mark"),
         Binding("S", "pick_source", "Source", key_display="S", id="history.source"),
         Binding(
-            "y", "autoscale", "Y scale", tooltip="Percent charts: fixed 0-100 or autoscale", id="history.autoscale"
+            "y",
+            "autoscale",
+            "Scale",
+            show=False,
+            tooltip="Percent charts: fixed 0-100 or autoscale",
+            id="history.autoscale",
         ),
     ]
 
@@ -164,7 +171,7 @@ class HistoryScreen(ScopsScreen):
         self.query_one("#history-range", Label).update(
             f"[b]{self.source}[/b]  range [b]{label}[/b] ({formatting.span(self.end_ms - self.start_ms)}): "
             f"{tf.clock(self.start_ms)} → {tf.clock(self.end_ms)} {tf.zone}{samples}"
-            + ("  loading…" if loading else "")
+            + ("  loading…" if loading else "  [dim]←→ pan[/dim]")
         )
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="history", name="load history")
