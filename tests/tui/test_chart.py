@@ -85,7 +85,7 @@ async def test_percent_charts_keep_0_to_100_until_autoscale_is_asked() -> None:
 
 async def test_rates_read_in_human_units() -> None:
     points = [(START + i * 5000, 3.5 * 1024 * 1024, None) for i in range(60)]
-    chart, text = await draw("rate", ChartData(START, START + 5 * MINUTE, points, hold_ms=12_500))
+    _chart, text = await draw("rate", ChartData(START, START + 5 * MINUTE, points, hold_ms=12_500))
     assert "(MiB/s)" in text[0]
     assert text[1].lstrip().startswith("5┤")  # 3.5 MiB/s under a 5 MiB/s ceiling
     assert rate_unit(900) == ("B/s", 1.0) and rate_unit(2048)[0] == "KiB/s"
