@@ -316,9 +316,22 @@ def sync_state_words(view: SyncView | None, time_format: Any = None) -> str:
     return f"sync: ok {clock}"
 
 
+def recorded_target(path: Path) -> str | None:
+    """The target a sync of this database last used (any sync, the CLI's included), or None: one row read."""
+    with reading(path) as conn:
+        row = conn.execute("SELECT target FROM sync_state").fetchone()
+    return None if row is None else row[0]
+
+
 def read_sync_state(settings: Any, time_format: Any = None) -> str:
-    """`sync_state_words` for the dashboard's status worker; never raises (an unreadable state says so)."""
+    """`sync_state_words` for the dashboard's status worker; never raises (an unreadable state says so).
+
+    Pending rows are counted only once a target is known (configured, or used by a past sync), so an
+    unsynced database is not counted every refresh.
+    """
     try:
+        if sync_target(settings) is None and recorded_target(settings.db) is None:
+            return "sync: not configured"
         return sync_state_words(read_sync(settings, limit=0), time_format)
     except ScopsError:
         return "sync: not configured" if sync_target(settings) is None else "sync: unknown"

@@ -170,7 +170,7 @@ async def test_command_palette_offers_screens_and_the_screen_actions(make_app: C
         await wait_for(pilot, lambda: isinstance(app.screen, AnomaliesScreen), "the anomalies screen")
         titles = {command.title: command for command in app.get_system_commands(app.screen)}
         assert {"Go to Dashboard", "Go to History", "Go to Models", "Go to Sync", "Go to Help"} <= set(titles)
-        assert "Anomalies: Acknowledge" in titles and "Anomalies: Resolve" in titles
+        assert "Anomalies: Acknowledge" in titles and "Anomalies: Resolve with a note" in titles
         titles["Go to Models"].callback()
         await wait_for(pilot, lambda: isinstance(app.screen, ModelsScreen), "the models screen")
 

@@ -34,7 +34,9 @@ CHARTS: tuple[tuple[str, str, Kind], ...] = (
 )
 SORTS = ("cpu", "memory", "pid", "name")
 PROCESS_SCAN = 400
-"""Processes measured per refresh, so that sorting by memory, pid or name sees (nearly) all of them."""
+"""Processes detailed per refresh when sorting by memory, pid or name or filtering: (nearly) all of them."""
+TOP_BY_CPU = 40
+"""Processes detailed per refresh when the table shows the top by CPU (memory and user cost a read each)."""
 PROCESS_COLUMNS = (("pid", 7), ("name", 24), ("cpu %", 6), ("mem %", 6), ("user", 12))
 NARROW = 100
 """Below this width the process table drops its user column (the least useful) and says so."""
@@ -107,9 +109,8 @@ class DashboardScreen(ScopsScreen):
         self._columns(self.size.width < NARROW)
         self.draw_status()
         self._draw_process_title()
-        self.load_recent()
-        self.action_refresh()
-        self.set_interval(self.scops.refresh_seconds, self.action_refresh)
+        self.load_recent()  # the status and processes are read when the screen shows (on_screen_resume)
+        self.set_interval(self.scops.refresh_seconds, self._tick)
 
     def on_resize(self, event: Resize) -> None:
         self._columns(event.size.width < NARROW)
@@ -134,6 +135,11 @@ class DashboardScreen(ScopsScreen):
         if self.extras_on:
             self.load_extras()
 
+    def _tick(self) -> None:
+        # Nothing to refresh while another screen is in front: the timer costs no process scan then.
+        if self.is_current:
+            self.action_refresh()
+
     @work(thread=True, exit_on_error=False, group="dashboard-recent", name="recent samples")
     def load_recent(self) -> None:
         app = self.scops
@@ -156,7 +162,11 @@ class DashboardScreen(ScopsScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-processes", name="top processes")
     def load_processes(self) -> None:
-        self.post_message(ProcessesLoaded(self.scops.process_reader(PROCESS_SCAN)))
+        limit = TOP_BY_CPU if self.sort_key == "cpu" and not self.filter_text else PROCESS_SCAN
+        self.post_message(ProcessesLoaded(self.scops.process_reader(limit)))
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-extras", name="live extras")
     def load_extras(self) -> None:
@@ -168,8 +178,9 @@ class DashboardScreen(ScopsScreen):
             self.draw_status()
 
     def on_processes_loaded(self, message: ProcessesLoaded) -> None:
-        self.processes = message.processes
-        self._draw_processes()
+        if message.processes != self.processes:
+            self.processes = message.processes
+            self._draw_processes()
 
     def on_live_extras_loaded(self, message: LiveExtrasLoaded) -> None:
         self.extras = message.extras
@@ -208,6 +219,8 @@ class DashboardScreen(ScopsScreen):
         """Sort the processes by the next key: cpu, memory, pid, name."""
         self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
         self._draw_processes()
+        if self.sort_key == "memory":
+            self.load_processes()  # the top by CPU may not hold the top by memory: read them all
 
     def action_filter(self) -> None:
         """Show the filter box: processes whose name, user or pid contain the text."""
@@ -218,8 +231,11 @@ class DashboardScreen(ScopsScreen):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "process-filter":
+            widened = bool(event.value) and not self.filter_text
             self.filter_text = event.value
             self._draw_processes()
+            if widened:
+                self.load_processes()  # a filter looks at every process, not only the top by CPU
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "process-filter":
