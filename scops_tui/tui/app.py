@@ -29,14 +29,8 @@ from scops_tui.tui.formatting import TimeFormat
 from scops_tui.tui.keymap import check_keymap, parse_keymap
 from scops_tui.tui.messages import RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
 from scops_tui.tui.readers import Reader, SqliteReader
-from scops_tui.tui.screens.anomalies import AnomaliesScreen
+from scops_tui.tui.screens.base import ScopsScreen
 from scops_tui.tui.screens.dashboard import DashboardScreen
-from scops_tui.tui.screens.detail import DetailScreen
-from scops_tui.tui.screens.dialogs import NoteDialog, SourceDialog
-from scops_tui.tui.screens.help import HelpScreen
-from scops_tui.tui.screens.history import HistoryScreen
-from scops_tui.tui.screens.models import ModelsScreen
-from scops_tui.tui.screens.sync import SyncScreen
 
 if TYPE_CHECKING:
     from scops_tui.detection.live import DetectionSettings
@@ -75,11 +69,12 @@ class ScopsApp(App[int]):
     CSS_PATH = "scops.tcss"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "dashboard": DashboardScreen,
-        "history": HistoryScreen,
-        "anomalies": AnomaliesScreen,
-        "models": ModelsScreen,
-        "sync": SyncScreen,
-        "help": HelpScreen,
+        # The other screens are imported when first shown: the dashboard paints sooner.
+        "history": lambda: _screen("history"),
+        "anomalies": lambda: _screen("anomalies"),
+        "models": lambda: _screen("models"),
+        "sync": lambda: _screen("sync"),
+        "help": lambda: _screen("help"),
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -168,16 +163,10 @@ class ScopsApp(App[int]):
 
     def binding_rows(self) -> list[BindingRow]:
         """Every binding of every screen, with the key it has now (after the user's keymap)."""
+        from scops_tui.tui.screens.dialogs import NoteDialog
+
         owners: list[tuple[str, list[BindingType]]] = [("Global", list(self.BINDINGS))]
-        for screen_type in (
-            DashboardScreen,
-            HistoryScreen,
-            AnomaliesScreen,
-            DetailScreen,
-            ModelsScreen,
-            SyncScreen,
-            HelpScreen,
-        ):
+        for screen_type in screen_types():
             owners.append((screen_type.SCREEN_NAME, list(screen_type.BINDINGS)))
         owners.append(("Dialogs", list(NoteDialog.BINDINGS)))
         return [
@@ -276,23 +265,52 @@ class ScopsApp(App[int]):
             dashboard.draw_status()
 
 
+def _screen(mode: str) -> ScopsScreen:
+    """A new screen for `mode`, its module imported on first use."""
+    if mode == "history":
+        from scops_tui.tui.screens.history import HistoryScreen
+
+        return HistoryScreen()
+    if mode == "anomalies":
+        from scops_tui.tui.screens.anomalies import AnomaliesScreen
+
+        return AnomaliesScreen()
+    if mode == "models":
+        from scops_tui.tui.screens.models import ModelsScreen
+
+        return ModelsScreen()
+    if mode == "sync":
+        from scops_tui.tui.screens.sync import SyncScreen
+
+        return SyncScreen()
+    from scops_tui.tui.screens.help import HelpScreen
+
+    return HelpScreen()
+
+
+def screen_types() -> list[type[ScopsScreen]]:
+    """Every screen class, in the order Help lists them (imports them all)."""
+    from scops_tui.tui.screens.anomalies import AnomaliesScreen
+    from scops_tui.tui.screens.detail import DetailScreen
+    from scops_tui.tui.screens.help import HelpScreen
+    from scops_tui.tui.screens.history import HistoryScreen
+    from scops_tui.tui.screens.models import ModelsScreen
+    from scops_tui.tui.screens.sync import SyncScreen
+
+    return [DashboardScreen, HistoryScreen, AnomaliesScreen, DetailScreen, ModelsScreen, SyncScreen, HelpScreen]
+
+
 def _bindings_of(bindings: Iterable[BindingType]) -> list[Binding]:
     return [b for b in bindings if isinstance(b, Binding) and b.id]
 
 
 def binding_scopes() -> dict[str, list[tuple[str, str]]]:
     """Each screen's (binding id, default keys), the global bindings included: what a remapping must respect."""
+    from scops_tui.tui.screens.dialogs import NoteDialog, SourceDialog
+
     global_pairs = [(b.id or "", b.key) for b in _bindings_of(ScopsApp.BINDINGS)]
     scopes = {"Global": global_pairs}
-    for screen_type in (
-        DashboardScreen,
-        HistoryScreen,
-        AnomaliesScreen,
-        DetailScreen,
-        ModelsScreen,
-        SyncScreen,
-        HelpScreen,
-    ):
+    for screen_type in screen_types():
         scopes[screen_type.SCREEN_NAME] = [
             *global_pairs,
             *((b.id or "", b.key) for b in _bindings_of(screen_type.BINDINGS)),
@@ -363,7 +381,8 @@ def create_app(
         origin = "keymap"
     if time_zone is not None and time_zone not in TIME_ZONES:
         raise ConfigError(f'time zone {time_zone!r}: must be "local" or "utc"')
-    check_keymap(keys, binding_scopes(), origin)
+    if keys:
+        check_keymap(keys, binding_scopes(), origin)
     return ScopsApp(
         settings,
         record=record,
