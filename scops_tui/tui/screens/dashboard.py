@@ -86,6 +86,8 @@ class DashboardScreen(ScopsScreen):
         self.extras: LiveExtras | None = None
         self.extras_reader = LiveExtrasReader()
         self._narrow: bool | None = None
+        self._drawn_rows: list[list[str]] | None = None
+        self._drawn_title = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -121,6 +123,7 @@ class DashboardScreen(ScopsScreen):
         self._narrow = narrow
         table = self.query_one("#processes", DataTable)
         table.clear(columns=True)
+        self._drawn_rows = None
         for label, width in PROCESS_COLUMNS:
             if narrow and label == "user":
                 continue
@@ -189,21 +192,22 @@ class DashboardScreen(ScopsScreen):
     # Processes
 
     def _draw_processes(self) -> None:
-        table = self.query_one("#processes", DataTable)
         shown = sort_processes(self.processes, self.sort_key, self.filter_text)
-        table.clear()
         narrow = bool(self._narrow)
+        rows = []
         for process in shown[:50]:
-            cells = [
-                str(process.pid),
-                process.name,
-                f"{process.cpu_percent:.1f}",
-                f"{process.memory_percent:.1f}",
-            ]
+            cells = [str(process.pid), process.name, f"{process.cpu_percent:.1f}", f"{process.memory_percent:.1f}"]
             if not narrow:
                 cells.append(process.username or "-")
-            table.add_row(*cells)
+            rows.append(cells)
         self._draw_process_title(len(shown))
+        if rows == self._drawn_rows:
+            return  # the same figures as on screen: nothing to repaint
+        self._drawn_rows = rows
+        table = self.query_one("#processes", DataTable)
+        table.clear()
+        for cells in rows:
+            table.add_row(*cells)
 
     def _draw_process_title(self, count: int | None = None) -> None:
         parts = [f"Processes by [b]{self.sort_key}[/b] (o)"]
@@ -213,7 +217,10 @@ class DashboardScreen(ScopsScreen):
             parts.append(f"{count} match")
         if self._narrow:
             parts.append("user column hidden: widen to see it")
-        self.query_one("#processes-title", Label).update("   ".join(parts))
+        title = "   ".join(parts)
+        if title != self._drawn_title:
+            self._drawn_title = title
+            self.query_one("#processes-title", Label).update(title)
 
     def action_cycle_sort(self) -> None:
         """Sort the processes by the next key: cpu, memory, pid, name."""

@@ -90,6 +90,18 @@ class _Layout:
     strips: list[Strip] = field(default_factory=list)
 
 
+_STYLES: dict[tuple[str, str | None], Style] = {}
+
+
+def _style(colour: str, background: str | None) -> Style:
+    """One shared Style per colour pair: a chart repaints every sample, and Style objects are not free."""
+    key = (colour, background)
+    style = _STYLES.get(key)
+    if style is None:
+        style = _STYLES[key] = Style(color=colour, bgcolor=background)
+    return style
+
+
 def severity_of_score(score: float | None) -> str | None:
     """The band a score falls in (critical, high, medium), or None below 0.4 or unscored."""
     if score is None:
@@ -245,26 +257,31 @@ class MetricChart(Widget):
         labels = {0: axis_number(high / size), rows - 1: axis_number(low / size)}
         if rows >= 5:
             labels[(rows - 1) // 2] = axis_number((low + (high - low) * (1 - ((rows - 1) // 2) / (rows - 1))) / size)
+        styles = []
+        for column in range(columns):
+            band_scores = [s for s in scores[2 * column : 2 * column + 2] if s is not None]
+            band = severity_of_score(max(band_scores)) if band_scores else None
+            styles.append(_style(SEVERITY_COLOURS[band] if band else BASE_COLOUR, shades[column]))
         for row in range(rows):
             label = labels.get(row)
             text = (label.rjust(axis - 1) + "┤") if label is not None else " " * (axis - 1) + "│"
             segments = [Segment(text, axis_style)]
             base = (rows - 1 - row) * 4
+            run: list[str] = []
+            run_style = styles[0]
             for column in range(columns):
                 bits = 0
                 for side, dots in ((0, _LEFT), (1, _RIGHT)):
                     level = levels[2 * column + side]
-                    if level is not None:
-                        for dot in range(max(min(level - base, 4), 0)):
+                    if level is not None and level > base:
+                        for dot in range(min(level - base, 4)):
                             bits |= dots[dot]
-                colour = BASE_COLOUR
-                band_scores = [s for s in scores[2 * column : 2 * column + 2] if s is not None]
-                band = severity_of_score(max(band_scores)) if band_scores else None
-                if band is not None:
-                    colour = SEVERITY_COLOURS[band]
-                background = shades[column]
-                char = chr(0x2800 + bits) if bits else " "
-                segments.append(Segment(char, Style(color=colour, bgcolor=background)))
+                style = styles[column]
+                if style is not run_style:
+                    segments.append(Segment("".join(run), run_style))
+                    run, run_style = [], style
+                run.append(chr(0x2800 + bits) if bits else " ")
+            segments.append(Segment("".join(run), run_style))
             strips.append(Strip(segments, width))
         if has_x_axis:
             strips.append(self._time_strip(width, axis, columns))
