@@ -226,18 +226,28 @@ _SUMMARY_PENDING = (
 def window_summary(conn: sqlite3.Connection, source: str, start_ms: int, end_ms: int) -> WindowSummary:
     """The exact sample count and maxima of [start, end), and its newest sample.
 
-    Whole minutes inside the window are read from the per-minute rollup (plus the rows not yet folded into
-    it), the partial minutes at either edge from the samples: the same figures at any chart width, at the
-    cost of one rollup range scan.
+    Whole hours inside the window are read from the hourly rollup, the whole minutes around them from the
+    per-minute rollup (plus the rows not yet folded into it), the partial minutes at either edge from the
+    samples: the same figures at any chart width, at the cost of a few short range scans.
     """
     lo = -(-start_ms // MINUTE_MS) * MINUTE_MS
     hi = max(end_ms // MINUTE_MS * MINUTE_MS, lo)
     if hi <= lo:
         lo = hi = end_ms
-    params = {"source": source, "start": start_ms, "end": end_ms, "lo": lo, "hi": hi, "span": MINUTE_MS}
-    parts = [conn.execute(sql, params).fetchone() for sql in (_SUMMARY_MINUTES, _SUMMARY_EDGES, _SUMMARY_PENDING)]
-    if lo == hi:
-        parts = parts[1:2]
+    base = {"source": source, "start": start_ms, "end": end_ms, "lo": lo, "hi": hi}
+    parts = [conn.execute(_SUMMARY_EDGES, base).fetchone()]
+    if lo < hi:
+        parts.append(conn.execute(_SUMMARY_PENDING, base).fetchone())
+        # Whole hours from the hour rows, the minutes around them from the minute rows.
+        hour_lo = -(-lo // HOUR_MS) * HOUR_MS
+        hour_hi = max(hi // HOUR_MS * HOUR_MS, hour_lo)
+        ranges = [(HOUR_MS, hour_lo, hour_hi), (MINUTE_MS, lo, hour_lo), (MINUTE_MS, hour_hi, hi)]
+        if hour_lo >= hour_hi:
+            ranges = [(MINUTE_MS, lo, hi)]
+        for span, range_lo, range_hi in ranges:
+            if range_lo < range_hi:
+                params = {"source": source, "span": span, "lo": range_lo, "hi": range_hi}
+                parts.append(conn.execute(_SUMMARY_MINUTES, params).fetchone())
     count = 0
     maxima: dict[str, float] = {}
     for row in parts:
