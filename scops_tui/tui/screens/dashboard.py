@@ -170,6 +170,7 @@ class DashboardScreen(ScopsScreen):
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
+        self.draw_live(list(self.scops.recent))  # samples taken while another screen was in front
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-extras", name="live extras")
     def load_extras(self) -> None:
