@@ -11,6 +11,7 @@
 Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open app <= 2x the recorder's.
 
     .venv/bin/python bench/tui.py [--seconds 120] [--runs 5]
+    .venv/bin/python bench/tui.py --ui-thread --seconds 30   # where the app's idle CPU goes, by thread
 """
 
 from __future__ import annotations
@@ -172,11 +173,49 @@ def idle_cpu(home: Path, seconds: float) -> dict[str, dict[str, float]]:
         tmux(socket, "kill-server")
 
 
+def ui_thread_cpu(seconds: float, record: bool) -> tuple[float, float]:
+    """CPU of the whole process and of its UI thread (percent of one core), app under Pilot at 120x40."""
+    import threading
+
+    import psutil
+
+    from scops_tui.config import Settings
+    from scops_tui.tui.app import create_app
+
+    async def measure() -> tuple[float, float]:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["SCOPS_HOME"] = tmp
+            settings = Settings(db=Path(tmp) / "idle.db", source="idle-host", interval=1.0)
+            app = create_app(settings, record=record, time_zone="utc")
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause(8)
+                me = psutil.Process()
+                main_id = threading.main_thread().native_id
+                before = {t.id: t.user_time + t.system_time for t in me.threads()}
+                started = time.process_time()
+                await pilot.pause(seconds)
+                total = time.process_time() - started
+                after = {t.id: t.user_time + t.system_time for t in me.threads()}
+                ui = after.get(main_id, 0.0) - before.get(main_id, 0.0)
+            return 100 * total / seconds, 100 * ui / seconds
+
+    return asyncio.run(measure())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120.0, help="idle CPU measuring time")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--ui-thread", action="store_true", help="only: the app's CPU by thread under Pilot, recording or not"
+    )
     args = parser.parse_args()
+    if args.ui_thread:
+        for record in (True, False):
+            total, ui = ui_thread_cpu(args.seconds, record)
+            what = "recording at 1 s" if record else "not recording"
+            print(f"| app under Pilot, {what}, {args.seconds:g} s | {total:.2f} % | UI thread {ui:.2f} % |")
+        return
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is needed (apt-get install tmux)")
     now_ms = int(time.time() * 1000)
