@@ -161,11 +161,15 @@ async def test_x_selects_a_span_with_keys_and_stores_it_as_missed(
         screen = await open_history(pilot, app)
         await pilot.press("x")
         assert screen.marking == (NOW_MS - HOUR // 2, NOW_MS - HOUR // 2)
-        assert "missed anomaly" in str(screen.query_one("#history-episodes").render())
-        await pilot.press("right", "right", "right")
+        line = screen.query_one("#history-episodes")
+        assert "start at" in str(line.render())
+        await pilot.press("left", "left")  # the start moves
+        assert screen.marking is not None and screen.marking[0] == screen.marking[1] < NOW_MS - HOUR // 2
+        await pilot.press("x", "right", "right", "right", "right", "right")  # set it, then move the end
         assert screen.marking is not None
         start, end = sorted(screen.marking)
-        assert end > start
+        assert end > start and start < NOW_MS - HOUR // 2 < end
+        assert "move the end" in str(line.render())
         assert (screen.start_ms, screen.end_ms) == (NOW_MS - HOUR, NOW_MS)  # the arrows moved the span, not the window
         await pilot.press("enter")
         await wait_for(pilot, lambda: any("missed" in str(n.message) for n in app._notifications), "the notice")

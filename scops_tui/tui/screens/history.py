@@ -1,7 +1,7 @@
 """History: any window from 15 minutes to everything, downsampled in SQL, panned and zoomed by key.
 
 Episodes are shaded on every chart; `n`/`p` step through them, `enter` opens one. `x` selects a span with
-the keys (start, move with the arrows, enter to store) and stores it as a missed anomaly; `S` picks the
+the keys (x, the arrows to the start, x, the arrows to the end, x) and stores it as a missed anomaly; `S` picks the
 source among those in the database; labelled anomalies (imported or marked) show as marks on the time axis.
 """
 
@@ -105,6 +105,8 @@ class HistoryScreen(ScopsScreen):
         """Index of the highlighted episode in the view's episodes."""
         self.marking: tuple[int, int] | None = None
         """The span being selected as a missed anomaly: (anchor, moving end)."""
+        self.anchored = False
+        """Whether the start of that span is set (before: the arrows move the start; after: the end)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -147,7 +149,8 @@ class HistoryScreen(ScopsScreen):
         if self.marking is not None:
             step = max((self.end_ms - self.start_ms) // max(self._buckets() // 2, 1), 1000)
             anchor, moving = self.marking
-            self.marking = (anchor, min(max(moving + direction * step, self.start_ms), self.end_ms - 1))
+            moved = min(max(moving + direction * step, self.start_ms), self.end_ms - 1)
+            self.marking = (anchor if self.anchored else moved, moved)
             self._draw_charts()
             return
         shift = (self.end_ms - self.start_ms) // 2 * direction
@@ -219,11 +222,17 @@ class HistoryScreen(ScopsScreen):
             return
         tf = self.scops.time_format
         label = self.query_one("#history-episodes", Label)
+        if self.marking is not None and not self.anchored:
+            label.update(
+                f"[b]missed anomaly[/b] start at {tf.clock(self.marking[1])}: ←/→ move it, x or enter sets it, "
+                "esc cancels"
+            )
+            return
         if self.marking is not None:
             start, end = min(self.marking), max(self.marking)
             label.update(
                 f"[b]missed anomaly[/b] {tf.clock(start)} → {tf.clock(end)} ({formatting.span(end - start)}): "
-                "←/→ move the end, enter stores, esc cancels"
+                "←/→ move the end, x or enter stores, esc cancels"
             )
             return
         marks = f"  labels: {len(view.labels)}" if view.labels else ""
@@ -254,10 +263,15 @@ class HistoryScreen(ScopsScreen):
         self._draw_charts()
 
     def action_open_or_store(self) -> None:
-        """Store the span being selected, else open the highlighted episode's detail."""
+        """Set the start of the span being selected, or store it, else open the highlighted episode's detail."""
+        if self.marking is not None and not self.anchored:
+            self.anchored = True
+            self._draw_charts()
+            return
         if self.marking is not None:
             start, end = min(self.marking), max(self.marking)
             self.marking = None
+            self.anchored = False
             self._draw_charts()
             self.store_missed(start, end)
             return
@@ -271,18 +285,21 @@ class HistoryScreen(ScopsScreen):
     # Missed anomalies
 
     def action_mark_missed(self) -> None:
-        """Start selecting a span at the middle of the window (or end it, storing it, if one is being selected)."""
+        """Select a span to store as a missed anomaly: a cursor in the middle of the window that the arrows
+        move; `x` again sets the start there, the arrows then move the end, and `x` (or enter) stores it."""
         if self.marking is not None:
             self.action_open_or_store()
             return
         middle = (self.start_ms + self.end_ms) // 2
         self.marking = (middle, middle)
+        self.anchored = False
         self._draw_charts()
 
     def action_cancel_mark(self) -> None:
         """Stop selecting a span without storing it."""
         if self.marking is not None:
             self.marking = None
+            self.anchored = False
             self._draw_charts()
 
     @work(thread=True, exit_on_error=False, group="missed", name="mark missed")
