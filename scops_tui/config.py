@@ -188,8 +188,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-_TABLES = ("keys", "alerts")
-"""TOML tables of the config file read elsewhere: `[keys]` (binding id = key) by the terminal app,
+_TABLES = ("keys", "alerts", "tui")
+"""TOML tables of the config file read elsewhere: `[keys]` (binding id = key) and `[tui]` by the terminal app,
 `[alerts]` by scops_tui.alerts.config."""
 
 

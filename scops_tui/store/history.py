@@ -187,3 +187,106 @@ def latest_records(conn: sqlite3.Connection, source: str, limit: int) -> list[Me
         (source, int(limit)),
     ).fetchall()
     return [decode_metric(row) for row in reversed(rows)]
+
+
+@dataclass(frozen=True)
+class WindowSummary:
+    """Exact figures of a window, whatever the chart's width: sample count, true maxima, the last sample."""
+
+    samples: int
+    maxima: Mapping[str, float]
+    """The largest value of each chart metric (and `anomaly_score`) among the window's samples."""
+    latest: MetricRecord | None
+    """The newest sample in the window."""
+
+
+def _summary_parts() -> tuple[str, str]:
+    rolled = ", ".join(f"max({ROLLUP_COLUMNS[name][1]})" for name in CHART_METRICS)
+    raw = ", ".join(f"max({name})" for name in CHART_METRICS)
+    # Built from constant column names; every value is a bound parameter.
+    minutes = (
+        f"SELECT sum(samples), {rolled}, max(score_max) FROM metrics_rollup "  # noqa: S608
+        "WHERE source = :source AND span_ms = :span AND bucket_start >= :lo AND bucket_start < :hi"
+    )
+    samples = (
+        f"SELECT count(*), {raw}, max(anomaly_score) FROM metrics WHERE source = :source "  # noqa: S608
+        "AND ((timestamp >= :start AND timestamp < :lo) OR (timestamp >= :hi AND timestamp < :end))"
+    )
+    return minutes, samples
+
+
+_SUMMARY_MINUTES, _SUMMARY_EDGES = _summary_parts()
+_SUMMARY_PENDING = (
+    f"SELECT count(*), {', '.join(f'max({name})' for name in CHART_METRICS)}, max(anomaly_score) "  # noqa: S608
+    "FROM metrics WHERE id > (SELECT last_id FROM metrics_rollup_state) AND +source = :source "
+    "AND +timestamp >= :lo AND +timestamp < :hi"
+)
+
+
+def window_summary(conn: sqlite3.Connection, source: str, start_ms: int, end_ms: int) -> WindowSummary:
+    """The exact sample count and maxima of [start, end), and its newest sample.
+
+    Whole hours inside the window are read from the hourly rollup, the whole minutes around them from the
+    per-minute rollup (plus the rows not yet folded into it), the partial minutes at either edge from the
+    samples: the same figures at any chart width, at the cost of a few short range scans.
+    """
+    lo = -(-start_ms // MINUTE_MS) * MINUTE_MS
+    hi = max(end_ms // MINUTE_MS * MINUTE_MS, lo)
+    if hi <= lo:
+        lo = hi = end_ms
+    base = {"source": source, "start": start_ms, "end": end_ms, "lo": lo, "hi": hi}
+    parts = [conn.execute(_SUMMARY_EDGES, base).fetchone()]
+    if lo < hi:
+        parts.append(conn.execute(_SUMMARY_PENDING, base).fetchone())
+        # Whole hours from the hour rows, the minutes around them from the minute rows.
+        hour_lo = -(-lo // HOUR_MS) * HOUR_MS
+        hour_hi = max(hi // HOUR_MS * HOUR_MS, hour_lo)
+        ranges = [(HOUR_MS, hour_lo, hour_hi), (MINUTE_MS, lo, hour_lo), (MINUTE_MS, hour_hi, hi)]
+        if hour_lo >= hour_hi:
+            ranges = [(MINUTE_MS, lo, hi)]
+        for span, range_lo, range_hi in ranges:
+            if range_lo < range_hi:
+                params = {"source": source, "span": span, "lo": range_lo, "hi": range_hi}
+                parts.append(conn.execute(_SUMMARY_MINUTES, params).fetchone())
+    count = 0
+    maxima: dict[str, float] = {}
+    for row in parts:
+        if row is None or not row[0]:
+            continue
+        count += int(row[0])
+        for index, name in enumerate((*CHART_METRICS, "anomaly_score")):
+            value = row[1 + index]
+            if value is not None:
+                scaled = float(value) / METRIC_SCALES.get(name, 1)
+                maxima[name] = max(maxima.get(name, scaled), scaled)
+    latest_row = conn.execute(
+        f"SELECT {', '.join(METRIC_COLUMNS)} FROM metrics WHERE source = ? AND timestamp >= ? "  # noqa: S608
+        "AND timestamp < ? ORDER BY timestamp DESC LIMIT 1",
+        (source, start_ms, end_ms),
+    ).fetchone()
+    return WindowSummary(count, maxima, None if latest_row is None else decode_metric(latest_row))
+
+
+def sources(conn: sqlite3.Connection) -> list[str]:
+    """Every source with samples in the database (this host and imported series), by name."""
+    rows = conn.execute(
+        "WITH RECURSIVE s(name) AS (SELECT min(source) FROM metrics UNION ALL "
+        "SELECT (SELECT min(source) FROM metrics WHERE source > s.name) FROM s WHERE s.name IS NOT NULL) "
+        "SELECT name FROM s WHERE name IS NOT NULL"
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def label_times(conn: sqlite3.Connection, source: str, start_ms: int, end_ms: int, buckets: int) -> list[int]:
+    """Where samples of [start, end) carry a ground-truth anomaly label (imported or marked missed), one time
+    per bucket holding any: the marks under a history chart."""
+    if end_ms <= start_ms:
+        return []
+    width = bucket_width(start_ms, end_ms, buckets)
+    rows = conn.execute(
+        "SELECT DISTINCT (m.timestamp - ?) / ? FROM model_predictions AS p CROSS JOIN metrics AS m "
+        "ON m.id = p.metrics_id WHERE p.actual_anomaly = 1 AND m.source = ? AND m.timestamp >= ? "
+        "AND m.timestamp < ? ORDER BY 1",
+        (start_ms, width, source, start_ms, end_ms),
+    ).fetchall()
+    return [start_ms + int(row[0]) * width for row in rows]

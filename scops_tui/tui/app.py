@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -15,10 +16,11 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from scops_tui.config import Settings
-from scops_tui.errors import DatabaseError, ScopsError
+from scops_tui.config import Settings, read_toml
+from scops_tui.errors import ConfigError, DatabaseError, ScopsError
 from scops_tui.recording.processes import ProcessUsage
 from scops_tui.recording.recorder import Recorder
 from scops_tui.recording.sampler import HostSampler
@@ -26,16 +28,12 @@ from scops_tui.store.recorder_lock import RecorderLock
 from scops_tui.store.records import MetricRecord
 from scops_tui.store.timestamps import now_ms
 from scops_tui.tui import readers
-from scops_tui.tui.keymap import load_keymap
+from scops_tui.tui.formatting import TimeFormat
+from scops_tui.tui.keymap import check_keymap, parse_keymap
 from scops_tui.tui.messages import EpisodesOpened, RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
-from scops_tui.tui.screens.anomalies import AnomaliesScreen
+from scops_tui.tui.readers import Reader, SqliteReader
+from scops_tui.tui.screens.base import ScopsScreen
 from scops_tui.tui.screens.dashboard import DashboardScreen
-from scops_tui.tui.screens.detail import DetailScreen
-from scops_tui.tui.screens.dialogs import NoteDialog
-from scops_tui.tui.screens.help import HelpScreen
-from scops_tui.tui.screens.history import HistoryScreen
-from scops_tui.tui.screens.models import ModelsScreen
-from scops_tui.tui.screens.sync import SyncScreen
 
 if TYPE_CHECKING:
     from scops_tui.detection.live import DetectionSettings
@@ -48,6 +46,10 @@ SCREENS = Binding.Group("screens", compact=True)
 
 LIVE_POINTS = 120
 """Samples kept for the dashboard's live charts."""
+LIVE_REDRAW_SECONDS = 2.0
+"""The live charts repaint at most this often (as btop and Glances by default): at 1-s sampling every
+other sample is drawn together with the next, which halves the app's idle CPU; nothing is dropped."""
+TIME_ZONES = ("utc", "local")
 
 
 def _psutil_processes(limit: int) -> list[ProcessUsage]:
@@ -73,11 +75,12 @@ class ScopsApp(App[int]):
     CSS_PATH = "scops.tcss"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "dashboard": DashboardScreen,
-        "history": HistoryScreen,
-        "anomalies": AnomaliesScreen,
-        "models": ModelsScreen,
-        "sync": SyncScreen,
-        "help": HelpScreen,
+        # The other screens are imported when first shown: the dashboard paints sooner.
+        "history": lambda: _screen("history"),
+        "anomalies": lambda: _screen("anomalies"),
+        "models": lambda: _screen("models"),
+        "sync": lambda: _screen("sync"),
+        "help": lambda: _screen("help"),
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -109,9 +112,17 @@ class ScopsApp(App[int]):
         process_reader: ProcessReader,
         detection: DetectionSettings | None,
         refresh_seconds: float,
+        reader: Reader,
+        time_format: TimeFormat,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.reader = reader
+        self.time_format = time_format
+        self.live_points = LIVE_POINTS
+        self._live_timer: Timer | None = None
+        self._last_live_draw = 0.0
+        self.previous_mode = "dashboard"
         self.record = record
         self.sampler = sampler
         self.clock = clock
@@ -129,7 +140,9 @@ class ScopsApp(App[int]):
     # Navigation
 
     def action_show(self, mode: str) -> None:
-        """Switch to one of the top-level screens."""
+        """Switch to one of the top-level screens (remembering where Help was opened from)."""
+        if mode == "help" and self.current_mode != "help":
+            self.previous_mode = self.current_mode
         self.switch_mode(mode)
 
     def action_quit_app(self) -> None:
@@ -159,16 +172,10 @@ class ScopsApp(App[int]):
 
     def binding_rows(self) -> list[BindingRow]:
         """Every binding of every screen, with the key it has now (after the user's keymap)."""
+        from scops_tui.tui.screens.dialogs import NoteDialog
+
         owners: list[tuple[str, list[BindingType]]] = [("Global", list(self.BINDINGS))]
-        for screen_type in (
-            DashboardScreen,
-            HistoryScreen,
-            AnomaliesScreen,
-            DetailScreen,
-            ModelsScreen,
-            SyncScreen,
-            HelpScreen,
-        ):
+        for screen_type in screen_types():
             owners.append((screen_type.SCREEN_NAME, list(screen_type.BINDINGS)))
         owners.append(("Dialogs", list(NoteDialog.BINDINGS)))
         return [
@@ -259,8 +266,20 @@ class ScopsApp(App[int]):
     def on_sample_taken(self, message: SampleTaken) -> None:
         self.recent.append(message.record)
         self.recorder_problem = None
+        if self._live_timer is not None:
+            return  # a repaint is already due and will include this sample
+        wait = self._last_live_draw + LIVE_REDRAW_SECONDS - time.monotonic()
+        if wait <= 0:
+            self.draw_live()
+        else:
+            self._live_timer = self.set_timer(wait, self.draw_live)
+
+    def draw_live(self) -> None:
+        """Repaint the dashboard's live charts with every sample kept (only while the dashboard is shown)."""
+        self._live_timer = None
         dashboard = self._dashboard()
-        if dashboard is not None:
+        if dashboard is not None and dashboard.is_current:
+            self._last_live_draw = time.monotonic()
             dashboard.draw_live(list(self.recent))
 
     def on_recent_samples_loaded(self, message: RecentSamplesLoaded) -> None:
@@ -291,8 +310,75 @@ class ScopsApp(App[int]):
             dashboard.draw_status()
 
 
+def _screen(mode: str) -> ScopsScreen:
+    """A new screen for `mode`, its module imported on first use."""
+    if mode == "history":
+        from scops_tui.tui.screens.history import HistoryScreen
+
+        return HistoryScreen()
+    if mode == "anomalies":
+        from scops_tui.tui.screens.anomalies import AnomaliesScreen
+
+        return AnomaliesScreen()
+    if mode == "models":
+        from scops_tui.tui.screens.models import ModelsScreen
+
+        return ModelsScreen()
+    if mode == "sync":
+        from scops_tui.tui.screens.sync import SyncScreen
+
+        return SyncScreen()
+    from scops_tui.tui.screens.help import HelpScreen
+
+    return HelpScreen()
+
+
+def screen_types() -> list[type[ScopsScreen]]:
+    """Every screen class, in the order Help lists them (imports them all)."""
+    from scops_tui.tui.screens.anomalies import AnomaliesScreen
+    from scops_tui.tui.screens.detail import DetailScreen
+    from scops_tui.tui.screens.help import HelpScreen
+    from scops_tui.tui.screens.history import HistoryScreen
+    from scops_tui.tui.screens.models import ModelsScreen
+    from scops_tui.tui.screens.sync import SyncScreen
+
+    return [DashboardScreen, HistoryScreen, AnomaliesScreen, DetailScreen, ModelsScreen, SyncScreen, HelpScreen]
+
+
 def _bindings_of(bindings: Iterable[BindingType]) -> list[Binding]:
     return [b for b in bindings if isinstance(b, Binding) and b.id]
+
+
+def binding_scopes() -> dict[str, list[tuple[str, str]]]:
+    """Each screen's (binding id, default keys), the global bindings included: what a remapping must respect."""
+    from scops_tui.tui.screens.dialogs import NoteDialog, SourceDialog
+
+    global_pairs = [(b.id or "", b.key) for b in _bindings_of(ScopsApp.BINDINGS)]
+    scopes = {"Global": global_pairs}
+    for screen_type in screen_types():
+        scopes[screen_type.SCREEN_NAME] = [
+            *global_pairs,
+            *((b.id or "", b.key) for b in _bindings_of(screen_type.BINDINGS)),
+        ]
+    scopes["Dialogs"] = [(b.id or "", b.key) for b in _bindings_of(NoteDialog.BINDINGS)]
+    scopes["Dialogs"] += [
+        (b.id or "", b.key) for b in _bindings_of(SourceDialog.BINDINGS) if b.id not in dict(scopes["Dialogs"])
+    ]
+    return scopes
+
+
+def parse_time_zone(data: Mapping[str, object], origin: str) -> TimeFormat:
+    """The `[tui]` table's `time` ("local", the default, or "utc"): the zone the app shows times in."""
+    table = data.get("tui", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f'{origin}: [tui] must be a table such as time = "utc"')
+    unknown = sorted(set(table) - {"time"})
+    if unknown:
+        raise ConfigError(f"{origin}: tui.{unknown[0]}: unknown setting (known: time)")
+    zone = table.get("time", "local")
+    if zone not in TIME_ZONES:
+        raise ConfigError(f'{origin}: tui.time = {zone!r}: must be "local" or "utc"')
+    return TimeFormat(utc=zone == "utc")
 
 
 def create_app(
@@ -305,6 +391,8 @@ def create_app(
     process_reader: ProcessReader | None = None,
     detection: DetectionSettings | None = None,
     refresh_seconds: float = 5.0,
+    reader: Reader | None = None,
+    time_zone: str | None = None,
 ) -> ScopsApp:
     """Build the app.
 
@@ -317,13 +405,29 @@ def create_app(
         process_reader: returns the top N processes by CPU (tests pass a fixed one).
         detection: detection settings of the recorder (default: as `scops-tui record`).
         refresh_seconds: how often the status line and the top processes refresh.
+        reader: where the screens read (default: the settings' SQLite file).
+        time_zone: "utc" or "local" for the times on screen (default: the config file's `[tui] time`, else local).
+
+    Raises:
+        ConfigError: the `[keys]` table names an unknown binding, an unusable key, or a key that clashes.
     """
+    time_format = TimeFormat(utc=time_zone == "utc") if time_zone is not None else TimeFormat(utc=False)
     if keymap is None:
         keys: Mapping[str, str] = {}
+        origin = "keymap"
     elif isinstance(keymap, Path):
-        keys = load_keymap(keymap)
+        data = read_toml(keymap)
+        origin = f"config file {keymap}"
+        keys = parse_keymap(data, origin)
+        if time_zone is None:
+            time_format = parse_time_zone(data, origin)
     else:
         keys = keymap
+        origin = "keymap"
+    if time_zone is not None and time_zone not in TIME_ZONES:
+        raise ConfigError(f'time zone {time_zone!r}: must be "local" or "utc"')
+    if keys:
+        check_keymap(keys, binding_scopes(), origin)
     return ScopsApp(
         settings,
         record=record,
@@ -333,6 +437,8 @@ def create_app(
         process_reader=process_reader or _psutil_processes,
         detection=detection,
         refresh_seconds=refresh_seconds,
+        reader=reader or SqliteReader(settings.db, settings.busy_timeout_ms),
+        time_format=time_format,
     )
 
 

@@ -12,6 +12,7 @@ from scops_tui.detection.review import Episode
 from scops_tui.recording.processes import ProcessUsage
 from scops_tui.store.records import MetricRecord
 from scops_tui.sync.report import SyncReport
+from scops_tui.tui.live_extras import LiveExtras
 from scops_tui.tui.readers import HistoryView, StatusFacts, SyncView
 
 
@@ -63,6 +64,28 @@ class ProcessesLoaded(Message):
     """The top processes by CPU right now."""
 
     processes: list[ProcessUsage]
+
+
+@dataclass
+class LiveExtrasLoaded(Message):
+    """Per-core CPU, swap, disk and interface rates, read live."""
+
+    extras: LiveExtras
+
+
+@dataclass
+class SourcesLoaded(Message):
+    """The sources with samples in the database."""
+
+    sources: list[str]
+
+
+@dataclass
+class PreviewLoaded(Message):
+    """The selected episode of the queue with its history, for the preview under the queue."""
+
+    episode: Episode
+    view: HistoryView
 
 
 @dataclass

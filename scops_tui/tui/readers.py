@@ -10,14 +10,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from scops_tui.alerts import status as alert_status
 from scops_tui.alerts.config import load_alert_settings
 from scops_tui.detection import registry, review
-from scops_tui.detection.review import Episode, Status
+from scops_tui.detection.review import SEVERITIES, Episode, Status
 from scops_tui.errors import ConfigError, ScopsError
 from scops_tui.store import database as store
 from scops_tui.store import history
@@ -69,6 +69,108 @@ class StatusFacts:
     """Pending or failed alerts in a few words (`alerts: 2 pending`); None when alerts are off and none wait."""
 
 
+@dataclass(frozen=True)
+class HistoryView:
+    """One window of history as the charts draw it, with the window's exact figures."""
+
+    start_ms: int
+    end_ms: int
+    buckets: int
+    rows: list[history.HistoryBucket]
+    episodes: list[history.EpisodeSpan]
+    summary: history.WindowSummary = field(default_factory=lambda: history.WindowSummary(0, {}, None))
+    labels: list[int] = field(default_factory=list)
+    """Times of ground-truth anomaly labels (imported or marked missed) in the window, one per bucket."""
+    source: str = ""
+
+
+class Reader(Protocol):
+    """What the screens read, whatever holds the data (this host's SQLite file; later a central server).
+
+    Every method blocks: call it from a thread worker. Each returns plain frozen data.
+    """
+
+    def status(self, source: str) -> StatusFacts:
+        """Database size, the deployed version of `source`, open episodes."""
+        ...
+
+    def episodes(self, status: Status, severity: str | None) -> list[Episode]:
+        """The review queue, newest first: `severity` means at least that band."""
+        ...
+
+    def episode(self, episode_id: int) -> Episode:
+        """One episode."""
+        ...
+
+    def history(self, source: str, start_ms: int, end_ms: int, buckets: int) -> HistoryView:
+        """Downsampled history of [start, end) with its episodes, labels and exact figures."""
+        ...
+
+    def bounds(self, source: str) -> tuple[int, int] | None:
+        """First and last sample time of `source`."""
+        ...
+
+    def recent(self, source: str, limit: int) -> list[MetricRecord]:
+        """The newest samples of `source`, oldest first."""
+        ...
+
+    def sources(self) -> list[str]:
+        """Every source with samples."""
+        ...
+
+    def versions(self) -> list[registry.ModelVersion]:
+        """Every model version, newest first."""
+        ...
+
+
+def at_least(severity: str | None) -> tuple[str, ...] | None:
+    """The severities a filter of `severity` shows: that band and every higher one (None: all)."""
+    if severity is None:
+        return None
+    return SEVERITIES[SEVERITIES.index(severity) :]
+
+
+class SqliteReader:
+    """The `Reader` of one local database file: a fresh read-only connection per call."""
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+
+    def status(self, source: str) -> StatusFacts:
+        """Database size, the deployed model version of `source` and the number of open episodes."""
+        return read_status(self.path, source)
+
+    def episodes(self, status: Status, severity: str | None) -> list[Episode]:
+        """The review queue at least as severe as `severity`, newest first."""
+        return read_episodes(self.path, status, severity)
+
+    def episode(self, episode_id: int) -> Episode:
+        """One episode."""
+        return read_episode(self.path, episode_id)
+
+    def history(self, source: str, start_ms: int, end_ms: int, buckets: int) -> HistoryView:
+        """Downsampled history and the overlapping episodes of [start, end)."""
+        return read_history(self.path, source, start_ms, end_ms, buckets)
+
+    def bounds(self, source: str) -> tuple[int, int] | None:
+        """First and last sample time of `source`."""
+        return read_bounds(self.path, source)
+
+    def recent(self, source: str, limit: int) -> list[MetricRecord]:
+        """The newest samples of `source`, oldest first."""
+        return read_recent(self.path, source, limit)
+
+    def sources(self) -> list[str]:
+        """Every source with samples."""
+        with reading(self.path, self.busy_timeout_ms) as conn:
+            return history.sources(conn)
+
+    def versions(self) -> list[registry.ModelVersion]:
+        """Every model version, newest first."""
+        return read_versions(self.path)
+
+
 def read_status(path: Path, source: str) -> StatusFacts:
     """Database size, the deployed model version of `source` and the number of open episodes."""
     with reading(path) as conn:
@@ -102,9 +204,11 @@ def read_new_episodes(path: Path, after_id: int | None) -> tuple[int, list[alert
 
 
 def read_episodes(path: Path, status: Status, severity: str | None) -> list[Episode]:
-    """The review queue with this filter, newest first."""
+    """The review queue with this status, at least as severe as `severity`, newest first."""
+    wanted = at_least(severity)
     with reading(path) as conn:
-        return review.list_episodes(conn, status, severity)
+        episodes = review.list_episodes(conn, status, None)
+    return episodes if wanted is None else [e for e in episodes if e.severity in wanted]
 
 
 def read_episode(path: Path, episode_id: int) -> Episode:
@@ -127,23 +231,14 @@ def apply_review(
         return [calls[action](conn, episode_id) for episode_id in episode_ids]
 
 
-@dataclass(frozen=True)
-class HistoryView:
-    """One window of history as the chart draws it."""
-
-    start_ms: int
-    end_ms: int
-    buckets: int
-    rows: list[history.HistoryBucket]
-    episodes: list[history.EpisodeSpan]
-
-
 def read_history(path: Path, source: str, start_ms: int, end_ms: int, buckets: int) -> HistoryView:
-    """Downsampled history and the overlapping episodes of [start, end)."""
+    """Downsampled history, the overlapping episodes, the labels and the exact figures of [start, end)."""
     with reading(path) as conn:
         rows = history.load_history(conn, source, start_ms, end_ms, buckets)
         spans = history.episode_spans(conn, source, start_ms, end_ms)
-    return HistoryView(start_ms, end_ms, buckets, rows, spans)
+        summary = history.window_summary(conn, source, start_ms, end_ms)
+        labels = history.label_times(conn, source, start_ms, end_ms, buckets)
+    return HistoryView(start_ms, end_ms, buckets, rows, spans, summary, labels, source)
 
 
 def read_bounds(path: Path, source: str) -> tuple[int, int] | None:
@@ -223,26 +318,45 @@ def read_sync(settings: Any, limit: int = 20) -> SyncView:
     return SyncView(None if target is None else target.display, status)
 
 
-def sync_state_words(view: SyncView | None) -> str:
-    """The status line's few words: not configured, N pending, ok HH:MM (UTC) or error."""
-    if view is None or view.target is None:
+def sync_state_words(view: SyncView | None, time_format: Any = None) -> str:
+    """The status line's few words: not configured, N pending, ok HH:MM or error.
+
+    A database that a `scops-tui sync --url ...` run synced counts as configured (its target is recorded
+    in the database), so a sync made from the CLI shows here too.
+    """
+    if view is None:
         return "sync: not configured"
     status = view.status
-    if status.last_error:
+    if view.target is None and status.target is None:
+        return "sync: not configured"
+    if status.last_error and (status.last_success_at is None or (status.last_error_at or 0) >= status.last_success_at):
         return "sync: error"
     if view.pending_total or status.last_success_at is None:
         return f"sync: {view.pending_total:,} pending"
-    return "sync: ok " + time.strftime("%H:%M", time.gmtime(status.last_success_at // 1000))
+    when = status.last_success_at
+    clock = time_format.hm(when) if time_format is not None else time.strftime("%H:%M", time.gmtime(when // 1000))
+    return f"sync: ok {clock}"
 
 
-def read_sync_state(settings: Any) -> str:
-    """`sync_state_words` for the dashboard's status worker; never raises (an unreadable state says so)."""
-    if sync_target(settings) is None:
-        return "sync: not configured"
+def recorded_target(path: Path) -> str | None:
+    """The target a sync of this database last used (any sync, the CLI's included), or None: one row read."""
+    with reading(path) as conn:
+        row = conn.execute("SELECT target FROM sync_state").fetchone()
+    return None if row is None else row[0]
+
+
+def read_sync_state(settings: Any, time_format: Any = None) -> str:
+    """`sync_state_words` for the dashboard's status worker; never raises (an unreadable state says so).
+
+    Pending rows are counted only once a target is known (configured, or used by a past sync), so an
+    unsynced database is not counted every refresh.
+    """
     try:
-        return sync_state_words(read_sync(settings, limit=0))
+        if sync_target(settings) is None and recorded_target(settings.db) is None:
+            return "sync: not configured"
+        return sync_state_words(read_sync(settings, limit=0), time_format)
     except ScopsError:
-        return "sync: unknown"
+        return "sync: not configured" if sync_target(settings) is None else "sync: unknown"
 
 
 def push(

@@ -124,3 +124,52 @@ def test_thirty_days_of_five_second_data_is_one_indexed_scan_into_few_rows(conn:
     assert sum(r.samples for r in rows) == count
     assert all(r.anomalous for r in rows)
     assert max(r.maxima["cpu_usage"] for r in rows) == pytest.approx(99.99)
+
+
+def test_window_summary_is_exact_at_any_edge_and_whatever_the_rollup_holds(conn: sqlite3.Connection) -> None:
+    import random
+
+    from scops_tui.store import rollup
+
+    rng = random.Random(7)
+    # Three hours of 7-second samples with random CPU; half folded into the rollup, half not yet.
+    records = [sample(T0 + i * 7000, round(rng.random() * 100, 2), score=rng.random()) for i in range(1543)]
+    insert(conn, records[:800])
+    rollup.catch_up(conn)
+    insert(conn, records[800:])
+    for start, end in [(T0, T0 + 3 * 3_600_000), (T0 + 12_345, T0 + 7_777_777), (T0 + 61_000, T0 + 119_000)]:
+        inside = [r for r in records if start <= r.timestamp_ms < end]
+        summary = history.window_summary(conn, SOURCE, start, end)
+        assert summary.samples == len(inside)
+        assert summary.maxima["cpu_usage"] == max(r.cpu_usage for r in inside)
+        assert summary.maxima["disk_io_write"] == max(r.disk_io_write for r in inside)
+        assert summary.maxima["anomaly_score"] == pytest.approx(max(r.anomaly_score or 0 for r in inside), abs=1e-4)
+        assert summary.latest is not None and summary.latest.timestamp_ms == inside[-1].timestamp_ms
+    assert history.window_summary(conn, SOURCE, T0 - 10_000, T0).samples == 0
+
+
+def test_sources_and_label_times(conn: sqlite3.Connection) -> None:
+    insert(conn, [sample(T0 + i * 1000, 1.0) for i in range(10)])
+    insert(conn, [sample(T0 + i * 1000, 1.0, source="imported") for i in range(3)])
+    assert history.sources(conn) == ["host-a", "imported"]
+    ids = [row[0] for row in conn.execute("SELECT id FROM metrics WHERE source = ? ORDER BY timestamp", (SOURCE,))]
+    system = store.user_id(conn, store.SYSTEM_USERNAME)
+    version = conn.execute(
+        "INSERT INTO ml_models (model_name, model_type, created_by) VALUES ('m', 'rule_based', ?) RETURNING id",
+        (system,),
+    ).fetchone()[0]
+    version_id = conn.execute(
+        "INSERT INTO ml_model_versions (model_id, version, training_timestamp, training_data_start, "
+        "training_data_end, training_data_size, model_config, thresholds, status, created_by) "
+        "VALUES (?, '1', ?, ?, ?, 1, '{}', '{}', 'ready', ?) RETURNING id",
+        (version, T0, T0, T0, system),
+    ).fetchone()[0]
+    for metrics_id in (ids[2], ids[3], ids[8]):
+        conn.execute(
+            "INSERT INTO model_predictions (model_version_id, metrics_id, predicted_anomaly, confidence_score, "
+            "prediction_time_ms, actual_anomaly, feedback_provided_at, feedback_provided_by) "
+            "VALUES (?, ?, 0, 0, 0, 1, ?, ?)",
+            (version_id, metrics_id, T0, system),
+        )
+    assert history.label_times(conn, SOURCE, T0, T0 + 10_000, 5) == [T0 + 2000, T0 + 8000]
+    assert history.label_times(conn, "imported", T0, T0 + 10_000, 5) == []

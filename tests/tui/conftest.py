@@ -173,13 +173,14 @@ def settings(seeded_db: Path) -> Settings:
 
 @pytest.fixture
 def make_app(settings: Settings) -> Callable[..., ScopsApp]:
-    """Build the app on the seeded database: no recording, fixed clock, fixed processes (overridable)."""
+    """Build the app on the seeded database: no recording, fixed clock, fixed processes, UTC (overridable)."""
 
     def build(**overrides: object) -> ScopsApp:
         options: dict[str, object] = {
             "record": False,
             "clock": lambda: NOW_MS,
             "process_reader": fixed_processes,
+            "time_zone": "utc",
         }
         options.update(overrides)
         return create_app(settings, **options)  # type: ignore[arg-type]

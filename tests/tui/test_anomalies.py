@@ -19,9 +19,12 @@ SIZE = (120, 40)
 
 
 async def open_queue(pilot, app: ScopsApp) -> DataTable:  # type: ignore[no-untyped-def, type-arg]
+    """The queue with every status shown (it opens on the open episodes, as `anomalies list` does)."""
     await pilot.press("3")
     await wait_for(pilot, lambda: isinstance(app.screen, AnomaliesScreen), "the anomalies screen")
     table = app.screen.query_one("#episodes", DataTable)
+    await wait_for(pilot, lambda: row_ids(table) == [5, 4, 1], "the open episodes")
+    await pilot.press("s", "s", "s")  # acknowledged, resolved, all
     await wait_for(pilot, lambda: table.row_count == 5, "the episodes")
     return table
 
@@ -117,16 +120,57 @@ async def test_space_on_two_rows_then_f_marks_both_false_positive(
 async def test_status_and_severity_filters(make_app: Callable[..., ScopsApp]) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        table = await open_queue(pilot, app)
-        await pilot.press("s")  # open
-        await wait_for(pilot, lambda: row_ids(table) == [5, 4, 1], "open episodes")
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, AnomaliesScreen), "the anomalies screen")
+        table = app.screen.query_one("#episodes", DataTable)
+        await wait_for(pilot, lambda: row_ids(table) == [5, 4, 1], "open episodes, the default as in the CLI")
+        line = app.screen.query_one("#queue-filter")
+        assert "status: open" in str(line.render()) and "severity: all" in str(line.render())
         await pilot.press("s")  # acknowledged
         await wait_for(pilot, lambda: row_ids(table) == [3], "acknowledged episodes")
-        await pilot.press("s", "s")  # resolved, then all
+        await pilot.press("s")  # resolved
+        await wait_for(pilot, lambda: row_ids(table) == [2], "resolved episodes")
+        await pilot.press("s")  # all
         await wait_for(pilot, lambda: row_ids(table) == [5, 4, 3, 2, 1], "all episodes")
-        await pilot.press("v", "v", "v")  # low, medium, high
-        await wait_for(pilot, lambda: row_ids(table) == [5, 3], "high episodes")
-        assert "severity: high" in str(app.screen.query_one("#queue-filter").render())
+        await pilot.press("v")  # low and up
+        await wait_for(pilot, lambda: "severity: low+" in str(line.render()), "the filter line")
+        assert row_ids(table) == [5, 4, 3, 2, 1]
+        await pilot.press("v", "v")  # medium and up, then high and up
+        await wait_for(pilot, lambda: row_ids(table) == [5, 4, 3], "high and critical episodes")
+        assert "severity: high+" in str(line.render())
+        await pilot.press("v")
+        await wait_for(pilot, lambda: row_ids(table) == [4], "critical episodes")
+
+
+async def test_the_preview_follows_the_cursor(make_app: Callable[..., ScopsApp]) -> None:
+    from scops_tui.tui.widgets.chart import MetricChart
+    from scops_tui.tui.widgets.preview import EpisodePreview
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_queue(pilot, app)
+        preview = app.screen.query_one("#preview", EpisodePreview)
+        await wait_for(pilot, lambda: preview.episode_id == 5, "the preview of the first row")
+        assert "episode 5" in str(preview.query_one("#preview-summary").render())
+        await pilot.press("down")
+        await wait_for(pilot, lambda: preview.episode_id == 4, "the preview of the second row")
+        titles = [preview.query_one(f"#preview-chart-{i}", MetricChart).title for i in range(3)]
+        assert titles == ["Anomaly score", "CPU", "Load 1m"]  # the score, then the metrics that deviated most
+        score = preview.query_one("#preview-chart-0", MetricChart)
+        assert max(score.values) == 0.93
+        assert "stress-ng" in str(preview.query_one("#preview-processes").render())
+
+
+async def test_narrow_queue_drops_columns_and_says_so(make_app: Callable[..., ScopsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, AnomaliesScreen), "the anomalies screen")
+        table = app.screen.query_one("#episodes", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3, "the open episodes")
+        keys = [str(column.key.value) for column in table.columns.values()]
+        assert "metrics" in keys and "severity" in keys and "source" not in keys
+        assert "hidden at this width: source" in str(app.screen.query_one("#queue-filter").render())
 
 
 async def test_enter_opens_the_detail_with_metrics_processes_and_score(make_app: Callable[..., ScopsApp]) -> None:

@@ -59,7 +59,10 @@ async def test_help_lists_every_binding_id_of_every_screen(make_app: Callable[..
         ids = [str(value) for value in app.screen.query_one("#bindings", DataTable).get_column_at(3)]
     expected = {
         "app.dashboard", "app.history", "app.anomalies", "app.models", "app.sync", "app.help", "app.quit",
-        "dashboard.refresh",
+        "dashboard.refresh", "dashboard.extras", "dashboard.sort", "dashboard.filter", "dashboard.autoscale",
+        "dashboard.clear_filter",
+        "history.next_episode", "history.previous_episode", "history.open", "history.cancel_mark", "history.source",
+        "history.autoscale", "help.back",
         "history.range_15m", "history.range_1h", "history.range_6h", "history.range_24h", "history.range_7d",
         "history.range_30d", "history.range_all", "history.pan_earlier", "history.pan_later", "history.zoom_in",
         "history.zoom_out", "history.mark_missed",
@@ -89,20 +92,62 @@ async def test_keymap_file_remaps_a_binding_by_id(
     make_app: Callable[..., ScopsApp], seeded_db: Path, tmp_path: Path
 ) -> None:
     keymap = tmp_path / "keys.toml"
-    keymap.write_text('[keys]\n"anomalies.acknowledge" = "y"\n"app.anomalies" = "e"\n', encoding="utf-8")
+    keymap.write_text('[keys]\n"anomalies.acknowledge" = "g"\n"app.anomalies" = "A"\n', encoding="utf-8")
     app = make_app(keymap=keymap)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("e")
+        await pilot.press("A")
         await wait_for(pilot, lambda: isinstance(app.screen, AnomaliesScreen), "the anomalies screen")
         table = app.screen.query_one("#episodes", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 5, "the episodes")
+        await wait_for(pilot, lambda: table.row_count == 3, "the episodes")
         await pilot.press("a")  # no longer bound
         await app.workers.wait_for_complete()
         assert episode_row(seeded_db, 5)["acknowledged"] == 0
-        await pilot.press("y")
+        await pilot.press("g")
         await wait_for(pilot, lambda: episode_row(seeded_db, 5)["acknowledged"] == 1, "the acknowledgement")
         rows = {row.id: row.key for row in app.binding_rows()}
-        assert rows["anomalies.acknowledge"] == "y" and rows["app.anomalies"] == "e"
+        assert rows["anomalies.acknowledge"] == "g" and rows["app.anomalies"] == "A"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('"anomalies.acknowlege" = "g"', r"keys\.anomalies\.acknowlege: unknown binding id"),
+        ('"app.quit" = "ctrl+"', r'"ctrl\+" is empty around a \+'),
+        ('"app.quit" = "hyperspace"', r"unknown key name 'hyperspace'"),
+        ('"app.quit" = "cmd+q"', r"unknown modifier 'cmd'"),
+        (
+            '"anomalies.acknowledge" = "enter"',
+            r'keys\."anomalies\.acknowledge" = "enter" clashes with anomalies\.details on the Anomalies screen',
+        ),
+        ('"app.anomalies" = "e"', r"clashes with dashboard\.extras on the Dashboard screen"),
+    ],
+)
+def test_a_bad_keys_table_is_one_clear_error(
+    make_app: Callable[..., ScopsApp], tmp_path: Path, table: str, message: str
+) -> None:
+    keymap = tmp_path / "config.toml"
+    keymap.write_text(f"[keys]\n{table}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as caught:
+        make_app(keymap=keymap)
+    assert str(keymap) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_remapping_both_sides_of_a_clash_is_accepted(make_app: Callable[..., ScopsApp], tmp_path: Path) -> None:
+    keymap = tmp_path / "config.toml"
+    keymap.write_text('[keys]\n"anomalies.acknowledge" = "enter"\n"anomalies.details" = "o"\n', encoding="utf-8")
+    app = make_app(keymap=keymap)
+    assert {row.id: row.key for row in app.binding_rows()}["anomalies.details"] == "o"
+
+
+async def test_escape_leaves_help_for_the_screen_it_was_opened_from(make_app: Callable[..., ScopsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        intro = app.screen.query_one("#help-intro")
+        assert intro.size.height >= 2  # wraps instead of being cut at 120 columns
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelsScreen), "the models screen again")
 
 
 def test_keymap_file_is_checked(tmp_path: Path) -> None:
@@ -125,7 +170,7 @@ async def test_command_palette_offers_screens_and_the_screen_actions(make_app: C
         await wait_for(pilot, lambda: isinstance(app.screen, AnomaliesScreen), "the anomalies screen")
         titles = {command.title: command for command in app.get_system_commands(app.screen)}
         assert {"Go to Dashboard", "Go to History", "Go to Models", "Go to Sync", "Go to Help"} <= set(titles)
-        assert "Anomalies: Acknowledge" in titles and "Anomalies: Resolve" in titles
+        assert "Anomalies: Acknowledge" in titles and "Anomalies: Resolve with a note" in titles
         titles["Go to Models"].callback()
         await wait_for(pilot, lambda: isinstance(app.screen, ModelsScreen), "the models screen")
 
@@ -136,7 +181,7 @@ async def test_command_palette_runs_a_screen_action(make_app: Callable[..., Scop
         await pilot.press("3")
         await wait_for(pilot, lambda: isinstance(app.screen, AnomaliesScreen), "the anomalies screen")
         table = app.screen.query_one("#episodes", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 5, "the episodes")
+        await wait_for(pilot, lambda: table.row_count == 3, "the open episodes")
         await pilot.press("ctrl+p")
         await pilot.press(*"acknowledge")
         await pilot.pause(0.3)

@@ -149,3 +149,85 @@ async def test_first_run_records_into_a_new_database(tmp_path: Path) -> None:
         assert "recording" in status_text(app)
         await wait_for(pilot, lambda: len(app.recent) >= 1, "a live sample")
     assert db.exists()
+
+
+async def test_processes_sort_and_filter(make_app: Callable[..., ScopsApp]) -> None:
+    from tests.tui.helpers import table_column
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#processes", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3, "the processes")
+        assert table_column(table, "name") == ["stress-ng", "postgres", "python3"]  # cpu, largest first
+        title = app.screen.query_one("#processes-title")
+        await pilot.press("o")  # memory
+        assert table_column(table, "name") == ["postgres", "python3", "stress-ng"]
+        assert "by memory" in str(title.render())
+        await pilot.press("o")  # pid
+        assert table_column(table, "pid") == ["777", "1001", "4242"]
+        await pilot.press("o")  # name
+        assert table_column(table, "name") == ["postgres", "python3", "stress-ng"]
+        await pilot.press("slash", *"post")
+        await wait_for(pilot, lambda: table_column(table, "name") == ["postgres"], "the filter")
+        assert 'filter "post"' in str(title.render())
+        await pilot.press("enter")  # keeps the filter, back to the table
+        assert table_column(table, "name") == ["postgres"]
+        await pilot.press("escape")
+        assert table.row_count == 3
+
+
+async def test_live_extras_toggle(make_app: Callable[..., ScopsApp]) -> None:
+    from textual.widgets import Static
+
+    from scops_tui.tui.screens.dashboard import DashboardScreen
+
+    app = make_app(refresh_seconds=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        extras = app.screen.query_one("#live-extras", Static)
+        assert not extras.display
+        await pilot.press("e")
+        assert extras.display
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        await wait_for(pilot, lambda: screen.extras is not None and bool(screen.extras.cores), "a second reading")
+        assert screen.extras is not None
+        assert all(0.0 <= value <= 100.0 for value in screen.extras.cores)  # contract, not a fixed number
+        assert screen.extras.swap_used <= screen.extras.swap_total or screen.extras.swap_total == 0
+        text = str(extras.render())
+        assert "cores" in text and "swap" in text and "disks" in text and "net" in text
+        await pilot.press("e")
+        assert not extras.display
+
+
+async def test_a_score_below_the_lowest_band_reads_normal(make_app: Callable[..., ScopsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        label = app.screen.query_one("#anomaly-score", Label)
+        await wait_for(pilot, lambda: "severity" in str(label.render()), "the score")
+        assert "severity: normal" in str(label.render())
+        assert "low" not in str(label.render())
+
+
+async def test_80_by_24_keeps_every_part_of_the_status_line_and_the_footer(make_app: Callable[..., ScopsApp]) -> None:
+    from textual.widgets import Footer
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "open anomalies" in status_text(app), "the status facts")
+        text = status_text(app)
+        assert "open anomalies: 3" in text and "sync: not configured" in text and "model v1" in text
+        assert app.screen.query_one("#status-line").size.height >= 2  # wrapped, not cut
+        assert app.screen.query_one(Footer).compact
+        assert "user column hidden" in str(app.screen.query_one("#processes-title").render())
+
+
+async def test_percent_charts_default_to_0_100_and_y_toggles_autoscale(make_app: Callable[..., ScopsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        disk = app.screen.query_one("#chart-disk", MetricChart)
+        await wait_for(pilot, lambda: len(disk.values) == 120, "the charts")
+        assert not disk.autoscale
+        assert disk.render_line(1).text.lstrip().startswith("100┤")
+        await pilot.press("y")
+        assert disk.autoscale
+        assert not disk.render_line(1).text.lstrip().startswith("100┤")

@@ -35,13 +35,29 @@ async def open_models(pilot, app: ScopsApp) -> DataTable:  # type: ignore[no-unt
     return table
 
 
+def cell(table: DataTable, row: int, column: str) -> str:  # type: ignore[type-arg]
+    return str(table.get_cell_at(table.get_cell_coordinate(list(table.rows)[row], column)))
+
+
 async def test_lists_versions_with_status_window_and_quality(make_app: Callable[..., ScopsApp]) -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         table = await open_models(pilot, app)
         assert table.get_row_at(0)[:5] == ["2", "detector@testhost", "2", "isolation_forest", "ready"]
+        assert table.get_row_at(0)[5] == "2027-01-15 02:26"  # dates with the year
         assert table.get_row_at(0)[8:] == ["0.80", "0.60", "0.69"]
         assert table.get_row_at(1)[4] == "deployed ●"
+
+
+async def test_narrow_terminals_keep_the_quality_figures(make_app: Callable[..., ScopsApp]) -> None:
+    for size, hidden in (((120, 40), "rows, kind"), ((80, 24), "rows, kind, data to, id")):
+        app = make_app()
+        async with app.run_test(size=size) as pilot:
+            table = await open_models(pilot, app)
+            keys = [str(column.key.value) for column in table.columns.values()]
+            assert {"model", "version", "status", "precision", "recall", "f1"} <= set(keys), size
+            assert cell(table, 0, "f1") == "0.69"
+            assert f"hidden at this width: {hidden}" in str(app.screen.query_one("#models-summary").render())
 
 
 async def test_d_deploys_the_selected_version(make_app: Callable[..., ScopsApp], seeded_db: Path) -> None:
@@ -50,8 +66,8 @@ async def test_d_deploys_the_selected_version(make_app: Callable[..., ScopsApp],
         table = await open_models(pilot, app)
         await pilot.press("d")
         await wait_for(pilot, lambda: deployed_ids(seeded_db) == [2], "version 2 to be deployed")
-        await wait_for(pilot, lambda: table.get_row_at(0)[4] == "deployed ●", "the table to update")
-        assert table.get_row_at(1)[4] == "deprecated"
+        await wait_for(pilot, lambda: cell(table, 0, "status") == "deployed ●", "the table to update")
+        assert cell(table, 1, "status") == "deprecated"
 
 
 async def test_t_retrains_in_a_worker_and_lists_the_new_version(
@@ -76,7 +92,7 @@ async def test_t_retrains_in_a_worker_and_lists_the_new_version(
         release.set()
         await wait_for(pilot, lambda: table.row_count == 3, "the new version", timeout=60)
         await wait_for(pilot, lambda: not screen.training, "training to finish")
-        assert table.get_row_at(0)[4] == "ready"
+        assert cell(table, 0, "status") == "ready"
     assert deployed_ids(seeded_db) == [1]
 
 

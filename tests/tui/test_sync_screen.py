@@ -168,3 +168,21 @@ async def test_help_and_the_command_palette_list_sync_now(make_app: Callable[...
         await open_sync(pilot, app)
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert "Sync: Sync now" in titles
+
+
+async def test_a_sync_made_from_the_cli_shows_on_the_dashboard(
+    settings: Settings, seeded_db: Path, pg_server: str
+) -> None:
+    import subprocess
+    import sys
+
+    # The real command, in another process, with the target given only on its command line.
+    cli = Path(sys.executable).with_name("scops-tui")
+    done = subprocess.run(
+        [str(cli), "--db", str(seeded_db), "sync", "--url", pg_server], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    app = app_with_target(settings, None)  # nothing configured in the app's own settings
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "sync: ok" in status_line(app), "the status line to show the CLI's sync")
+        assert "not configured" not in status_line(app)

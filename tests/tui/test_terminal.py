@@ -83,7 +83,7 @@ def test_acknowledge_in_a_real_terminal(tmp_path: Path, tmux: Callable[..., str]
 
     poll(lambda: "Dashboard" in screen() and "open anomalies: 3" in screen(), "the dashboard")
     tmux("send-keys", "-t", "app", "3")
-    poll(lambda: "status: all" in screen() and "critical" in screen(), "the anomalies queue")
+    poll(lambda: "status: open" in screen() and "critical" in screen(), "the anomalies queue")
     assert not acknowledged(db, 5)
     tmux("send-keys", "-t", "app", "a")
     poll(lambda: acknowledged(db, 5), "the acknowledgement in the database")
@@ -152,3 +152,47 @@ def test_commands_in_another_terminal_beside_the_recording_app_corrupt_nothing(
     )
     assert check.returncode == 0, check.stderr
     assert metric_rows(db) >= seen > 0
+
+
+def test_80_by_24_shows_the_status_parts_and_the_keys(
+    tmp_path: Path, tmux: Callable[..., str], scops_home: Path
+) -> None:
+    db = tmp_path / "small.db"
+    seed_database(db)
+    status_file = tmp_path / "exit-status"
+    command = (
+        f"env -u COLUMNS -u LINES SCOPS_HOME={shlex.quote(str(scops_home))} "
+        f"{shlex.quote(str(INSTALLED))} --db {shlex.quote(str(db))} tui --source {SOURCE} --no-record; "
+        f"echo $? > {shlex.quote(str(status_file))}"
+    )
+    tmux("new-session", "-d", "-s", "small", "-x", "80", "-y", "24", command)
+
+    def screen() -> str:
+        return tmux("capture-pane", "-p", "-t", "small")
+
+    poll(lambda: "open anomalies: 3" in screen() and "sync: not configured" in screen(), "the status line")
+    footer = screen().rstrip("\n").splitlines()[-1]
+    assert "? Help" in footer and "q Quit" in footer and "Extras" in footer, footer
+    tmux("send-keys", "-t", "small", "3")
+    poll(lambda: "hidden at this width" in screen() and "top processes" in screen(), "the queue with its preview")
+    tmux("send-keys", "-t", "small", "q")
+    poll(lambda: status_file.exists() and status_file.read_text().strip() != "", "the app to exit")
+    assert status_file.read_text().strip() == "0"
+
+
+def test_a_bad_keys_table_stops_the_app_with_one_line(tmp_path: Path, scops_home: Path) -> None:
+    (scops_home / "config.toml").write_text('[keys]\n"anomalies.acknowledge" = "enter"\n', encoding="utf-8")
+    db = tmp_path / "keys.db"
+    seed_database(db)
+    result = subprocess.run(
+        [str(INSTALLED), "--db", str(db), "tui", "--no-record"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "SCOPS_HOME": str(scops_home)},
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scops-tui: error: "), result.stderr
+    assert "clashes with anomalies.details" in lines[0] and "Traceback" not in result.stderr

@@ -1,10 +1,13 @@
-"""What every scops-tui screen shares: access to the app's settings and errors of its workers shown, not fatal."""
+"""What every scops-tui screen shares: the app, typed; errors of its workers shown, not fatal; a footer that fits."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual.css.query import NoMatches
+from textual.events import Resize
 from textual.screen import Screen
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
@@ -20,6 +23,16 @@ class ScopsScreen(Screen[None]):
     def scops(self) -> ScopsApp:
         """The app, typed."""
         return cast("ScopsApp", self.app)
+
+    def on_resize(self, event: Resize) -> None:
+        """On a narrow terminal the footer packs its keys tighter and drops the palette hint (ctrl+p still works)."""
+        try:
+            footer = self.query_one(Footer)
+        except NoMatches:
+            return
+        narrow = event.size.width < 120
+        footer.compact = narrow
+        footer.show_command_palette = not narrow
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Show a failed worker's error; the app keeps running (workers run with exit_on_error=False)."""

@@ -1,79 +1,153 @@
-"""The dashboard: live charts of every metric, the current anomaly score, top processes and the status line."""
+"""The dashboard: live charts of every metric, the current anomaly score, live extras, top processes, status line."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.events import Resize
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from scops_tui.detection.episodes import severity_of
 from scops_tui.errors import ScopsError
+from scops_tui.recording.processes import ProcessUsage
 from scops_tui.store.records import MetricRecord
 from scops_tui.tui import formatting, readers
-from scops_tui.tui.messages import ProcessesLoaded, RecentSamplesLoaded, StatusLoaded
+from scops_tui.tui.live_extras import LiveExtras, LiveExtrasReader
+from scops_tui.tui.messages import LiveExtrasLoaded, ProcessesLoaded, RecentSamplesLoaded, StatusLoaded
 from scops_tui.tui.readers import StatusFacts
 from scops_tui.tui.screens.base import ScopsScreen
-from scops_tui.tui.widgets.chart import MetricChart
+from scops_tui.tui.widgets.chart import ChartData, Kind, MetricChart
 
-CHARTS = (
-    ("cpu", "CPU"),
-    ("memory", "Memory"),
-    ("disk", "Disk use"),
-    ("load", "Load (1 min)"),
-    ("diskio", "Disk I/O"),
-    ("network", "Network"),
+CHARTS: tuple[tuple[str, str, Kind], ...] = (
+    ("cpu", "CPU", "percent"),
+    ("memory", "Memory", "percent"),
+    ("disk", "Disk use", "percent"),
+    ("load", "Load 1m", "plain"),
+    ("diskio", "Disk I/O", "rate"),
+    ("network", "Net", "rate"),
 )
+SORTS = ("cpu", "memory", "pid", "name")
+PROCESS_SCAN = 400
+"""Processes detailed per refresh when sorting by memory, pid or name or filtering: (nearly) all of them."""
+TOP_BY_CPU = 40
+"""Processes detailed per refresh when the table shows the top by CPU (memory and user cost a read each)."""
+PROCESS_COLUMNS = (("pid", 7), ("name", 24), ("cpu %", 6), ("mem %", 6), ("user", 12))
+NARROW = 100
+"""Below this width the process table drops its user column (the least useful) and says so."""
+
+
+def sort_processes(processes: list[ProcessUsage], key: str, text: str) -> list[ProcessUsage]:
+    """The processes whose name, user or pid contains `text`, ordered by `key` (cpu and memory: largest first)."""
+    needle = text.strip().lower()
+    chosen = [
+        p
+        for p in processes
+        if not needle or needle in p.name.lower() or needle in (p.username or "").lower() or needle == str(p.pid)
+    ]
+    orders = {
+        "cpu": lambda p: (-p.cpu_percent, p.pid),
+        "memory": lambda p: (-p.memory_percent, p.pid),
+        "pid": lambda p: (p.pid,),
+        "name": lambda p: (p.name.lower(), p.pid),
+    }
+    return sorted(chosen, key=orders[key])
 
 
 class DashboardScreen(ScopsScreen):
     """What the host does now."""
 
     SCREEN_NAME = "Dashboard"
+    AUTO_FOCUS = "#processes"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "refresh", "Refresh", id="dashboard.refresh"),
+        Binding("e", "toggle_extras", "Extras", tooltip="Per-core CPU, swap, disks, interfaces", id="dashboard.extras"),
+        Binding("o", "cycle_sort", "Sort", tooltip="Sort processes: cpu, memory, pid, name", id="dashboard.sort"),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter processes", id="dashboard.filter"),
+        Binding(
+            "y", "autoscale", "Scale", tooltip="Percent charts: fixed 0-100 or autoscale", id="dashboard.autoscale"
+        ),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.clear_filter"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.facts: StatusFacts | None = None
         self.facts_error: str | None = None
+        self.processes: list[ProcessUsage] = []
+        self.sort_key = "cpu"
+        self.filter_text = ""
+        self.extras_on = False
+        self.extras: LiveExtras | None = None
+        self.extras_reader = LiveExtrasReader()
+        self._narrow: bool | None = None
+        self._drawn_rows: list[list[str]] | None = None
+        self._drawn_title = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label("", id="status-line")
+        time_format = self.scops.time_format
         with Grid(id="dashboard-charts"):
-            for key, title in CHARTS:
-                yield MetricChart(title, id=f"chart-{key}")
+            for key, title, kind in CHARTS:
+                yield MetricChart(title, kind=kind, time_format=time_format, id=f"chart-{key}")
         with Horizontal(id="score-row"):
             yield Label("anomaly score: waiting for a sample", id="anomaly-score")
-        yield Label("Top processes by CPU", classes="section-title")
+        yield Static("", id="live-extras")
+        yield Label("", id="processes-title", classes="section-title")
+        yield Input(
+            placeholder="filter processes by name, user or pid; enter keeps it, escape clears", id="process-filter"
+        )
         yield DataTable(id="processes", cursor_type="none", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "Dashboard"
-        table = self.query_one("#processes", DataTable)
-        table.add_columns("pid", "name", "cpu %", "mem %", "user")
+        self._columns(self.size.width < NARROW)
         self.draw_status()
-        self.load_recent()
-        self.action_refresh()
-        self.set_interval(self.scops.refresh_seconds, self.action_refresh)
+        self._draw_process_title()
+        self.load_recent()  # the status and processes are read when the screen shows (on_screen_resume)
+        self.set_interval(self.scops.refresh_seconds, self._tick)
+
+    def on_resize(self, event: Resize) -> None:
+        self._columns(event.size.width < NARROW)
+
+    def _columns(self, narrow: bool) -> None:
+        if narrow == self._narrow:
+            return
+        self._narrow = narrow
+        table = self.query_one("#processes", DataTable)
+        table.clear(columns=True)
+        self._drawn_rows = None
+        for label, width in PROCESS_COLUMNS:
+            if narrow and label == "user":
+                continue
+            table.add_column(label, width=width, key=label)
+        self._draw_processes()
+        self._draw_process_title()
 
     def action_refresh(self) -> None:
-        """Re-read the status line's facts and the top processes."""
+        """Re-read the status line's facts, the top processes and (when shown) the live extras."""
         self.load_status()
         self.load_processes()
+        if self.extras_on:
+            self.load_extras()
+
+    def _tick(self) -> None:
+        # Nothing to refresh while another screen is in front: the timer costs no process scan then.
+        if self.is_current:
+            self.action_refresh()
 
     @work(thread=True, exit_on_error=False, group="dashboard-recent", name="recent samples")
     def load_recent(self) -> None:
         app = self.scops
         try:
-            records = readers.read_recent(app.settings.db, app.settings.source, 120)
+            records = app.reader.recent(app.settings.source, app.live_points)
         except ScopsError:
             return  # no database yet: the recorder is creating it, live samples will fill the charts
         self.app.post_message(RecentSamplesLoaded(records))
@@ -81,9 +155,9 @@ class DashboardScreen(ScopsScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-status", name="status")
     def load_status(self) -> None:
         settings = self.scops.settings
-        sync_state = readers.read_sync_state(settings)
+        sync_state = readers.read_sync_state(settings, self.scops.time_format)
         try:
-            facts = readers.read_status(settings.db, settings.source)
+            facts = self.scops.reader.status(settings.source)
         except ScopsError as exc:
             self.post_message(StatusLoaded(StatusFacts(0, None, 0, error=str(exc), sync_state=sync_state)))
             return
@@ -91,34 +165,153 @@ class DashboardScreen(ScopsScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-processes", name="top processes")
     def load_processes(self) -> None:
-        self.post_message(ProcessesLoaded(self.scops.process_reader(10)))
+        limit = TOP_BY_CPU if self.sort_key == "cpu" and not self.filter_text else PROCESS_SCAN
+        self.post_message(ProcessesLoaded(self.scops.process_reader(limit)))
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+        self.draw_live(list(self.scops.recent))  # samples taken while another screen was in front
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-extras", name="live extras")
+    def load_extras(self) -> None:
+        self.post_message(LiveExtrasLoaded(self.extras_reader.read()))
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
-        self.facts = message.facts
-        self.draw_status()
+        if message.facts != self.facts:
+            self.facts = message.facts
+            self.draw_status()
 
     def on_processes_loaded(self, message: ProcessesLoaded) -> None:
+        if message.processes != self.processes:
+            self.processes = message.processes
+            self._draw_processes()
+
+    def on_live_extras_loaded(self, message: LiveExtrasLoaded) -> None:
+        self.extras = message.extras
+        self._draw_extras()
+
+    # Processes
+
+    def _draw_processes(self) -> None:
+        shown = sort_processes(self.processes, self.sort_key, self.filter_text)
+        narrow = bool(self._narrow)
+        rows = []
+        for process in shown[:50]:
+            cells = [str(process.pid), process.name, f"{process.cpu_percent:.1f}", f"{process.memory_percent:.1f}"]
+            if not narrow:
+                cells.append(process.username or "-")
+            rows.append(cells)
+        self._draw_process_title(len(shown))
+        if rows == self._drawn_rows:
+            return  # the same figures as on screen: nothing to repaint
+        self._drawn_rows = rows
         table = self.query_one("#processes", DataTable)
         table.clear()
-        for process in message.processes:
-            table.add_row(
-                str(process.pid),
-                process.name,
-                f"{process.cpu_percent:.1f}",
-                f"{process.memory_percent:.1f}",
-                process.username or "-",
-            )
+        for cells in rows:
+            table.add_row(*cells)
 
-    def draw_status(self) -> None:
-        """Recording state, database path and size, deployed model, open anomalies, sync state."""
+    def _draw_process_title(self, count: int | None = None) -> None:
+        parts = [f"Processes by [b]{self.sort_key}[/b] (o)"]
+        if self.filter_text:
+            parts.append(f'filter "[b]{Text(self.filter_text).markup}[/b]" (/, esc clears)')
+        if count is not None and self.filter_text:
+            parts.append(f"{count} match")
+        if self._narrow:
+            parts.append("user column hidden: widen to see it")
+        title = "   ".join(parts)
+        if title != self._drawn_title:
+            self._drawn_title = title
+            self.query_one("#processes-title", Label).update(title)
+
+    def action_cycle_sort(self) -> None:
+        """Sort the processes by the next key: cpu, memory, pid, name."""
+        self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
+        self._draw_processes()
+        if self.sort_key == "memory":
+            self.load_processes()  # the top by CPU may not hold the top by memory: read them all
+
+    def action_filter(self) -> None:
+        """Show the filter box: processes whose name, user or pid contain the text."""
+        box = self.query_one("#process-filter", Input)
+        box.display = True
+        box.value = self.filter_text
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "process-filter":
+            widened = bool(event.value) and not self.filter_text
+            self.filter_text = event.value
+            self._draw_processes()
+            if widened:
+                self.load_processes()  # a filter looks at every process, not only the top by CPU
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "process-filter":
+            event.input.display = False
+            self.query_one("#processes", DataTable).focus()
+
+    def action_clear_filter(self) -> None:
+        """Clear the process filter and hide its box."""
+        box = self.query_one("#process-filter", Input)
+        box.value = ""
+        box.display = False
+        self.filter_text = ""
+        self._draw_processes()
+
+    # Extras and scale
+
+    def action_toggle_extras(self) -> None:
+        """Show or hide per-core CPU, swap, and per-disk and per-interface rates (live, not stored)."""
+        self.extras_on = not self.extras_on
+        self.query_one("#live-extras").display = self.extras_on
+        if self.extras_on:
+            self.query_one("#live-extras", Static).update("live extras: measuring…")
+            self.load_extras()
+
+    def _draw_extras(self) -> None:
+        extras = self.extras
+        if extras is None or not self.extras_on:
+            return
+        lines = []
+        if extras.cores:
+            cells = [f"{index}:{value:3.0f}%" for index, value in enumerate(extras.cores)]
+            lines.append("[b]cores[/b] " + " ".join(cells))
+        if extras.swap_total:
+            share = 100 * extras.swap_used / extras.swap_total
+            swap = (
+                f"{formatting.byte_size(extras.swap_used)} of {formatting.byte_size(extras.swap_total)} ({share:.0f} %)"
+            )
+        else:
+            swap = "none"
+        lines.append(f"[b]swap[/b] {swap}")
+        disks = "  ".join(
+            f"{d.name} r {formatting.compact_rate(d.incoming)} w {formatting.compact_rate(d.outgoing)}"
+            for d in extras.disks
+        )
+        nics = "  ".join(
+            f"{n.name} rx {formatting.compact_rate(n.incoming)} tx {formatting.compact_rate(n.outgoing)}"
+            for n in extras.interfaces
+        )
+        lines.append(f"[b]disks[/b] {disks or 'measuring…' if not extras.cores else disks or '-'}")
+        lines.append(f"[b]net[/b] {nics or 'measuring…' if not extras.cores else nics or '-'}")
+        self.query_one("#live-extras", Static).update("\n".join(lines))
+
+    def action_autoscale(self) -> None:
+        """Switch the percent charts between the fixed 0-100 scale and fitting their data."""
+        for key in ("cpu", "memory", "disk"):
+            chart = self.query_one(f"#chart-{key}", MetricChart)
+            chart.set_autoscale(not chart.autoscale)
+
+    # Status and charts
+
+    def status_parts(self) -> list[str]:
+        """The status line's parts, most important first: recording, anomalies, sync, model, database."""
         app = self.scops
         facts = self.facts
-        parts = [app.recording_state, f"db {formatting.short_path(app.settings.db)}"]
+        parts = [app.recording_state]
         if facts is not None and facts.error:
             parts.append(facts.error)
         elif facts is not None:
-            parts.append(formatting.byte_size(facts.size_bytes))
-            parts.append(f"model v{facts.deployed_version}" if facts.deployed_version else "model: none deployed")
             parts.append(f"open anomalies: {facts.open_anomalies}")
         if facts is not None and facts.alert_state:
             parts.append(facts.alert_state)
@@ -126,37 +319,58 @@ class DashboardScreen(ScopsScreen):
             parts.append(facts.sync_state)
         elif readers.sync_target(app.settings) is None:
             parts.append("sync: not configured")
-        self.query_one("#status-line", Label).update(" │ ".join(parts))
+        if facts is not None and not facts.error:
+            parts.append(f"model v{facts.deployed_version}" if facts.deployed_version else "model: none deployed")
+            parts.append(f"db {formatting.short_path(app.settings.db, 30)} {formatting.byte_size(facts.size_bytes)}")
+        else:
+            parts.append(f"db {formatting.short_path(app.settings.db, 30)}")
+        return parts
+
+    def draw_status(self) -> None:
+        """Recording state, open anomalies, sync state, deployed model, database (wraps on a narrow terminal)."""
+        self.query_one("#status-line", Label).update(" │ ".join(self.status_parts()))
 
     def draw_live(self, records: list[MetricRecord]) -> None:
-        """Redraw the charts from the newest samples (new lists each time)."""
+        """Redraw the charts from the newest samples; only charts whose data changed repaint."""
         if not records:
             return
         last = records[-1]
-        series = {
-            "cpu": ([r.cpu_usage for r in records], f"{last.cpu_usage:.1f} %"),
-            "memory": ([r.memory_usage for r in records], f"{last.memory_usage:.1f} %"),
-            "disk": ([r.disk_usage for r in records], f"{last.disk_usage:.1f} %"),
-            "load": ([r.load_1m for r in records], f"{last.load_1m:.2f}"),
-            "diskio": (
+        interval_ms = int(self.scops.settings.interval * 1000)
+        end = last.timestamp_ms + interval_ms
+        start = end - self.scops.live_points * interval_ms
+        hold = int(interval_ms * 2.5)
+
+        def data(values: list[float], headline: str, short: str = "") -> ChartData:
+            points = [(r.timestamp_ms, v, r.anomaly_score) for r, v in zip(records, values, strict=True)]
+            return ChartData(start, end, points, hold, headline=headline, headline_short=short)
+
+        charts = {
+            "cpu": data([r.cpu_usage for r in records], f"{last.cpu_usage:.1f} %"),
+            "memory": data([r.memory_usage for r in records], f"{last.memory_usage:.1f} %"),
+            "disk": data([r.disk_usage for r in records], f"{last.disk_usage:.1f} %"),
+            "load": data([r.load_1m for r in records], f"{last.load_1m:.2f}"),
+            "diskio": data(
                 [float(r.disk_io_read + r.disk_io_write) for r in records],
                 f"r {formatting.rate(last.disk_io_read)} w {formatting.rate(last.disk_io_write)}",
+                f"r {formatting.compact_rate(last.disk_io_read)} w {formatting.compact_rate(last.disk_io_write)}",
             ),
-            "network": (
+            "network": data(
                 [float(r.network_rx + r.network_tx) for r in records],
                 f"rx {formatting.rate(last.network_rx)} tx {formatting.rate(last.network_tx)}",
+                f"rx {formatting.compact_rate(last.network_rx)} tx {formatting.compact_rate(last.network_tx)}",
             ),
         }
-        for key, (values, reading) in series.items():
-            self.query_one(f"#chart-{key}", MetricChart).show(values, reading)
+        for key, chart_data in charts.items():
+            self.query_one(f"#chart-{key}", MetricChart).show(chart_data)
+        self._draw_score(last)
+
+    def _draw_score(self, last: MetricRecord) -> None:
         score = last.anomaly_score
         label = self.query_one("#anomaly-score", Label)
+        when = f"{self.scops.time_format.clock(last.timestamp_ms)} {self.scops.time_format.zone}"
         if score is None:
-            label.update(f"anomaly score: not scored  (sample at {formatting.clock_time(last.timestamp_ms)} UTC)")
-        else:
-            severity = severity_of(score)
-            flag = "  [b red]ANOMALY[/]" if last.is_anomaly else ""
-            label.update(
-                f"anomaly score: [b]{score:.3f}[/b]  severity: [b]{severity}[/b]{flag}"
-                f"  (sample at {formatting.clock_time(last.timestamp_ms)} UTC)"
-            )
+            label.update(f"anomaly score: not scored  (sample at {when})")
+            return
+        severity = formatting.severity_word(severity_of(score), score)
+        flag = "  [b red]ANOMALY[/]" if last.is_anomaly else ""
+        label.update(f"anomaly score: [b]{score:.3f}[/b]  severity: [b]{severity}[/b]{flag}  (sample at {when})")

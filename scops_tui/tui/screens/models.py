@@ -7,14 +7,30 @@ from typing import ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.events import Resize
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar
 
 from scops_tui.detection.registry import ModelVersion
 from scops_tui.tui import formatting, readers
 from scops_tui.tui.messages import TrainingFinished, VersionChanged, VersionsLoaded
 from scops_tui.tui.screens.base import ScopsScreen
+from scops_tui.tui.widgets.columns import Column, fit_columns, hidden_note
 
 MOVE = Binding.Group("move", compact=True)
+VERSION_COLUMNS = (
+    Column("id", "id", 3, drop=1),
+    Column("model", "model", 17),
+    Column("version", "version", 7),
+    Column("kind", "kind", 16, drop=3),
+    Column("status", "status", 12),
+    Column("from", "data from", 16),
+    Column("to", "data to", 16, drop=2),
+    Column("rows", "rows", 7, drop=4),
+    Column("precision", "precision", 9),
+    Column("recall", "recall", 6),
+    Column("f1", "f1", 5),
+)
+"""The versions table; on a narrow terminal rows go first, then kind, data to, id (quality figures stay)."""
 
 
 class ModelsScreen(ScopsScreen):
@@ -32,6 +48,8 @@ class ModelsScreen(ScopsScreen):
         super().__init__()
         self.versions: list[ModelVersion] = []
         self.training = False
+        self.hidden: list[str] = []
+        self.columns: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -42,50 +60,67 @@ class ModelsScreen(ScopsScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Models"
-        table = self.query_one("#versions", DataTable)
-        table.add_columns(
-            "id", "model", "version", "kind", "status", "data from", "data to", "rows", "precision", "recall", "f1"
-        )
+        self._fit(self.size.width)
         self.query_one("#training-progress").display = False
+
+    def on_resize(self, event: Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        kept, hidden = fit_columns(VERSION_COLUMNS, width - 2)
+        keys = [c.key for c in kept]
+        if keys == self.columns:
+            return
+        self.columns, self.hidden = keys, hidden
+        table = self.query_one("#versions", DataTable)
+        table.clear(columns=True)
+        for column in kept:
+            table.add_column(column.label, key=column.key)
+        self._draw_rows()
+        self._draw_summary()
 
     def on_screen_resume(self) -> None:
         self.load_versions()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="versions", name="load versions")
     def load_versions(self) -> None:
-        self.post_message(VersionsLoaded(readers.read_versions(self.scops.settings.db)))
+        self.post_message(VersionsLoaded(self.scops.reader.versions()))
 
     def on_versions_loaded(self, message: VersionsLoaded) -> None:
+        self.versions = message.versions
+        self._draw_rows()
+        self.query_one("#versions", DataTable).focus()
+        self._draw_summary()
+
+    def _draw_rows(self) -> None:
         table = self.query_one("#versions", DataTable)
         row = table.cursor_row
-        self.versions = message.versions
         table.clear()
-        for version in message.versions:
-            status = f"{version.status} ●" if version.is_deployed else version.status
-            table.add_row(
-                str(version.id),
-                version.model_name,
-                version.version,
-                version.kind,
-                status,
-                formatting.short_time(version.training_data_start),
-                formatting.short_time(version.training_data_end),
-                str(version.training_data_size),
-                formatting.fraction(version.precision),
-                formatting.fraction(version.recall),
-                formatting.fraction(version.f1),
-                key=str(version.id),
-            )
+        tf = self.scops.time_format
+        for version in self.versions:
+            cells = {
+                "id": str(version.id),
+                "model": version.model_name,
+                "version": version.version,
+                "kind": version.kind,
+                "status": f"{version.status} ●" if version.is_deployed else version.status,
+                "from": tf.short(version.training_data_start),
+                "to": tf.short(version.training_data_end),
+                "rows": f"{version.training_data_size:,}",
+                "precision": formatting.fraction(version.precision),
+                "recall": formatting.fraction(version.recall),
+                "f1": formatting.fraction(version.f1),
+            }
+            table.add_row(*(cells[key] for key in self.columns), key=str(version.id))
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
-        table.focus()
-        self._draw_summary()
 
     def _draw_summary(self) -> None:
         deployed = [v for v in self.versions if v.is_deployed]
         text = f"{len(self.versions)} versions; deployed: " + (
             ", ".join(f"{v.model_name} v{v.version}" for v in deployed) or "none"
         )
+        text += f"; times {self.scops.time_format.zone}" + hidden_note(self.hidden)
         if self.training:
             text += f"   [b]training a new version of {self.scops.settings.source}…[/b]"
         self.query_one("#models-summary", Label).update(text)

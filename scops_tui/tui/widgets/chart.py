@@ -1,44 +1,424 @@
-"""A labelled time-series chart; the one place that knows which chart widget draws it (a Sparkline today)."""
+"""The time-series chart of every screen, drawn by us in braille on Textual's line API.
+
+Why our own drawing rather than a plotting package (all three are installable from the registry):
+
+- textual-plotext 1.0.1 pins plotext < 6 (6.1 is current) and plotext keeps one global figure that is
+  rebuilt as a whole string on every draw; a gap can only be drawn as a separate series, and a shaded
+  span or a colour per severity band means more series again.
+- textual-plot 0.10.1 (with textual-hires-canvas and numpy >= 2.2) draws numeric x axes only (no
+  wall-clock ticks, no date when the window spans days), joins the points on both sides of a NaN
+  (`drop_nans_and_infs`), and has no background spans; one colour per data set.
+- What we need is small and specific: a step line that stops where there is no data, a braille area (2 x 4
+  dots a cell), the cell coloured by the severity band of the score there, episode spans as background,
+  label marks, a y axis in the series' unit, time ticks in the configured zone. ~300 lines of ours, no new
+  dependency, and a widget that renders only when its data or size changes (cached strips).
+
+Everything that knows how a chart is drawn lives in this module; screens hand it a `ChartData`.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Label, Sparkline
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
+from textual.widget import Widget
+
+from scops_tui.tui.formatting import UTC, TimeFormat, rate_unit
+
+Kind = Literal["percent", "rate", "score", "plain"]
+SEVERITY_COLOURS = {"critical": "red", "high": "dark_orange", "medium": "yellow", "low": "blue"}
+SPAN_BACKGROUNDS = {"critical": "#4a1414", "high": "#46280c", "medium": "#3c3a10", "low": "#142a46"}
+SCORE_BANDS = ((0.8, "critical"), (0.6, "high"), (0.4, "medium"))
+BASE_COLOUR = "#5fafd7"
+MARK_COLOUR = "magenta"
+_LEFT = (0x40, 0x04, 0x02, 0x01)
+_RIGHT = (0x80, 0x20, 0x10, 0x08)
+"""Braille dot bits of a cell's left and right column, bottom dot first."""
+_TICK_STEPS_MS = (
+    1_000, 2_000, 5_000, 10_000, 15_000, 30_000,
+    60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
+    3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000,
+    86_400_000, 172_800_000, 604_800_000, 1_209_600_000, 2_592_000_000,
+)  # fmt: skip
+DAY_MS = 86_400_000
 
 
-class MetricChart(Vertical):
-    """A title with the latest reading, over a sparkline of the series."""
+@dataclass(frozen=True)
+class Shade:
+    """A time span drawn as background (an episode), coloured by its severity."""
+
+    start_ms: int
+    end_ms: int
+    severity: str | None
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """What a chart draws: points in a window, how long one point stands, and the headline figures.
+
+    `points` are (time, value, score) sorted by time; the score (None when unscored) colours the cell.
+    A point stands until the next one when that comes within `hold_ms`; a longer silence is a gap.
+    """
+
+    start_ms: int
+    end_ms: int
+    points: Sequence[tuple[int, float, float | None]] = ()
+    hold_ms: int = 15_000
+    headline: str = ""
+    """The true latest value, already formatted."""
+    headline_short: str = ""
+    """A shorter form of the headline for a narrow chart (empty: the headline is short enough)."""
+    peak: str = ""
+    """The true maximum of the window's samples, already formatted (empty: not shown)."""
+    spans: Sequence[Shade] = ()
+    marks: Sequence[int] = ()
+    """Times of labels (imported or marked) shown under the plot."""
+    cursor: tuple[int, int] | None = None
+    """A span being selected, highlighted across the plot."""
+
+
+@dataclass
+class _Layout:
+    width: int
+    height: int
+    strips: list[Strip] = field(default_factory=list)
+
+
+_STYLES: dict[tuple[str, str | None], Style] = {}
+
+
+def _style(colour: str, background: str | None) -> Style:
+    """One shared Style per colour pair: a chart repaints every sample, and Style objects are not free."""
+    key = (colour, background)
+    style = _STYLES.get(key)
+    if style is None:
+        style = _STYLES[key] = Style(color=colour, bgcolor=background)
+    return style
+
+
+def severity_of_score(score: float | None) -> str | None:
+    """The band a score falls in (critical, high, medium), or None below 0.4 or unscored."""
+    if score is None:
+        return None
+    for bound, name in SCORE_BANDS:
+        if score >= bound:
+            return name
+    return None
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above `value` (1 for nothing to show)."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if value <= step * power * (1 + 1e-9):
+            return step * power
+    return 10 * power
+
+
+def axis_number(value: float) -> str:
+    """A short axis label: `100`, `2.5`, `0.25`, `12k`."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 10_000:
+        return f"{value / 1000:.0f}k"
+    if abs(value) >= 10 or value == int(value):
+        return f"{value:.0f}"
+    if abs(value) >= 1:
+        return f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+class MetricChart(Widget):
+    """A titled time-series chart: title with headline and peak, y axis with unit, braille area, time axis."""
 
     DEFAULT_CLASSES = "metric-chart"
+    DEFAULT_CSS = """
+    MetricChart { height: 6; width: 1fr; }
+    """
 
-    def __init__(self, title: str, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        *,
+        kind: Kind = "plain",
+        time_format: TimeFormat = UTC,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.title = title
+        self.kind: Kind = kind
+        self.time_format = time_format
+        self.autoscale = kind not in ("percent", "score")
+        self.data: ChartData | None = None
+        self._layout: _Layout | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Label(self.title, classes="chart-title")
-        yield Sparkline([], classes="chart-line")
+    # Data in
 
-    def show(self, values: Sequence[float], reading: str) -> None:
-        """Draw `values` (a new list each time, so the sparkline notices) and the latest reading."""
-        self.query_one(".chart-title", Label).update(f"{self.title}  [b]{reading}[/b]")
-        self.query_one(Sparkline).data = list(values)
+    def configure(self, title: str, kind: Kind) -> None:
+        """Give the chart another title and kind (the preview reuses its charts for other metrics)."""
+        if (title, kind) != (self.title, self.kind):
+            self.title, self.kind = title, kind
+            self.autoscale = kind not in ("percent", "score")
+            self._layout = None
+            self.refresh()
+
+    def show(self, data: ChartData) -> None:
+        """Draw `data` (redraws only this widget, and only once per change)."""
+        if data == self.data:
+            return
+        self.data = data
+        self._layout = None
+        self.refresh()
+
+    def set_autoscale(self, on: bool) -> None:
+        """Fit the y axis to the data (on) or keep the fixed 0-100 / 0-1 scale of percents and scores."""
+        if on != self.autoscale:
+            self.autoscale = on
+            self._layout = None
+            self.refresh()
 
     @property
     def values(self) -> list[float]:
-        """The series drawn now."""
-        return list(self.query_one(Sparkline).data or [])
+        """The values of the points drawn now."""
+        return [] if self.data is None else [point[1] for point in self.data.points]
+
+    @property
+    def plot_columns(self) -> int:
+        """How many time slots (braille dot columns) the plot has at the current size: two per cell."""
+        return 2 * max(self.size.width - self._axis_width(self._y_range()[1]), 1)
+
+    # Drawing
+
+    def render_line(self, y: int) -> Strip:
+        """One row of the chart, from strips rebuilt only when the data or the size changed."""
+        width, height = self.size.width, self.size.height
+        if self._layout is None or (self._layout.width, self._layout.height) != (width, height):
+            self._layout = _Layout(width, height, self._build(width, height))
+        strips = self._layout.strips
+        return strips[y] if 0 <= y < len(strips) else Strip.blank(width)
+
+    def _y_range(self) -> tuple[float, float]:
+        values = self.values
+        if self.kind == "percent" and not self.autoscale:
+            return 0.0, 100.0
+        if self.kind == "score" and not self.autoscale:
+            return 0.0, 1.0
+        if not values:
+            return 0.0, 1.0
+        high = max(values)
+        if self.kind in ("percent", "score") and self.autoscale:
+            low = min(values)
+            spread = max(high - low, 1.0 if self.kind == "percent" else 0.01)
+            low = max(math.floor((low - spread * 0.1) * 10) / 10, 0.0)
+            return low, low + nice_ceiling(high - low + spread * 0.1)
+        if self.kind == "rate":
+            _unit, size = rate_unit(high)
+            return 0.0, nice_ceiling(high / size) * size
+        return 0.0, nice_ceiling(high)
+
+    def _unit(self, high: float) -> tuple[str, float]:
+        if self.kind == "percent":
+            return "%", 1.0
+        if self.kind == "rate":
+            return rate_unit(high)
+        return "", 1.0
+
+    def _axis_width(self, high: float) -> int:
+        _name, size = self._unit(high)
+        low, top = self._y_range()
+        return max(len(axis_number(top / size)), len(axis_number(low / size)), 1) + 1
+
+    def _build(self, width: int, height: int) -> list[Strip]:
+        if width <= 0 or height <= 0:
+            return []
+        low, high = self._y_range()
+        unit, size = self._unit(high)
+        axis = self._axis_width(high)
+        columns = max(width - axis, 1)
+        has_x_axis = height >= 4
+        rows = max(height - 1 - (1 if has_x_axis else 0), 1)
+        strips = [self._title_strip(width, unit)]
+        data = self.data
+        if data is None or not data.points:
+            levels: list[int | None] = [None] * (2 * columns)
+            scores: list[float | None] = [None] * (2 * columns)
+        else:
+            levels, scores = self._slots(data, 2 * columns, low, high, rows * 4)
+        shades = self._shades(columns)
+        axis_style = Style(color="grey50")
+        labels = {0: axis_number(high / size), rows - 1: axis_number(low / size)}
+        if rows >= 5:
+            labels[(rows - 1) // 2] = axis_number((low + (high - low) * (1 - ((rows - 1) // 2) / (rows - 1))) / size)
+        styles = []
+        for column in range(columns):
+            band_scores = [s for s in scores[2 * column : 2 * column + 2] if s is not None]
+            band = severity_of_score(max(band_scores)) if band_scores else None
+            styles.append(_style(SEVERITY_COLOURS[band] if band else BASE_COLOUR, shades[column]))
+        for row in range(rows):
+            label = labels.get(row)
+            text = (label.rjust(axis - 1) + "┤") if label is not None else " " * (axis - 1) + "│"
+            segments = [Segment(text, axis_style)]
+            base = (rows - 1 - row) * 4
+            run: list[str] = []
+            run_style = styles[0]
+            for column in range(columns):
+                bits = 0
+                for side, dots in ((0, _LEFT), (1, _RIGHT)):
+                    level = levels[2 * column + side]
+                    if level is not None and level > base:
+                        for dot in range(min(level - base, 4)):
+                            bits |= dots[dot]
+                style = styles[column]
+                if style is not run_style:
+                    segments.append(Segment("".join(run), run_style))
+                    run, run_style = [], style
+                run.append(chr(0x2800 + bits) if bits else " ")
+            segments.append(Segment("".join(run), run_style))
+            strips.append(Strip(segments, width))
+        if has_x_axis:
+            strips.append(self._time_strip(width, axis, columns))
+        return strips
+
+    def _title_strip(self, width: int, unit: str) -> Strip:
+        data = self.data
+        headline = "" if data is None else data.headline
+        if data is not None and data.headline_short and len(self.title) + 2 + len(headline) > width:
+            headline = data.headline_short
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(self.title, style="bold")
+        if unit and len(self.title) + len(unit) + 5 + len(headline) <= width:
+            text.append(f" ({unit})", style="grey62")
+        if headline:
+            text.append("  ")
+            text.append(headline, style="bold")
+        tail = ""
+        if data is not None and data.peak:
+            tail = f"peak {data.peak}"
+        if self.autoscale and self.kind in ("percent", "score"):
+            tail = (tail + "  " if tail else "") + "auto"
+        if tail and text.cell_len + 2 + len(tail) <= width:
+            text.append(" " * (width - text.cell_len - len(tail)))
+            text.append(tail, style="grey62")
+        text.truncate(width, overflow="ellipsis", pad=True)
+        return Strip(list(text.render(self.app.console)), width).crop(0, width)
+
+    def _slots(
+        self, data: ChartData, slots: int, low: float, high: float, dots: int
+    ) -> tuple[list[int | None], list[float | None]]:
+        """Each slot's level in dots (None: no data) and score: the largest point in it, or the one held over it."""
+        span = max(data.end_ms - data.start_ms, 1)
+        levels: list[int | None] = [None] * slots
+        values: list[float | None] = [None] * slots
+        scores: list[float | None] = [None] * slots
+        points = data.points
+        held: list[tuple[int, int, float, float | None]] = []
+        for index, (when, value, score) in enumerate(points):
+            first = (when - data.start_ms) * slots // span
+            if 0 <= first < slots:
+                current = values[first]
+                values[first] = value if current is None else max(current, value)
+                if score is not None:
+                    scores[first] = max(score, scores[first] or 0.0)
+            following = points[index + 1][0] if index + 1 < len(points) else None
+            if following is not None and following - when <= data.hold_ms:
+                last = -(-(following - data.start_ms) * slots // span) - 1
+                held.append((first + 1, last, value, score))
+        for first, last, value, score in held:
+            for slot in range(max(first, 0), min(last, slots - 1) + 1):
+                if values[slot] is None:
+                    values[slot] = value
+                    scores[slot] = score
+        scale = max(high - low, 1e-12)
+        for slot, found in enumerate(values):
+            if found is not None:
+                fraction = min(max((found - low) / scale, 0.0), 1.0)
+                levels[slot] = max(round(fraction * dots), 1)
+        return levels, scores
+
+    def _shades(self, columns: int) -> list[str | None]:
+        data = self.data
+        backgrounds: list[str | None] = [None] * columns
+        if data is None:
+            return backgrounds
+        span = max(data.end_ms - data.start_ms, 1)
+        rank = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+        chosen: list[int] = [0] * columns
+        for shade in data.spans:
+            first = max((shade.start_ms - data.start_ms) * columns // span, 0)
+            last = min((shade.end_ms - data.start_ms) * columns // span, columns - 1)
+            for column in range(first, last + 1):
+                weight = rank.get(shade.severity or "low", 1)
+                if weight > chosen[column]:
+                    chosen[column] = weight
+                    backgrounds[column] = SPAN_BACKGROUNDS.get(shade.severity or "low")
+        if data.cursor is not None:
+            start, end = sorted(data.cursor)
+            first = max((start - data.start_ms) * columns // span, 0)
+            last = min((end - data.start_ms) * columns // span, columns - 1)
+            for column in range(first, last + 1):
+                backgrounds[column] = "#5f005f"
+        return backgrounds
+
+    def _time_strip(self, width: int, axis: int, columns: int) -> Strip:
+        data = self.data
+        cells = [" "] * columns
+        styles: list[Style] = [Style(color="grey50")] * columns
+        if data is not None and data.end_ms > data.start_ms:
+            span = data.end_ms - data.start_ms
+            for when, label in tick_labels(data.start_ms, data.end_ms, columns, self.time_format):
+                column = (when - data.start_ms) * columns // span - len(label) // 2
+                column = min(max(column, 0), columns - len(label))
+                if column < 0:
+                    continue
+                if any(c != " " for c in cells[max(column - 1, 0) : column + len(label) + 1]):
+                    continue
+                cells[column : column + len(label)] = list(label)
+            for mark in data.marks:
+                column = (mark - data.start_ms) * columns // span
+                if 0 <= column < columns:
+                    cells[column] = "▲"
+                    styles = [*styles[:column], Style(color=MARK_COLOUR, bold=True), *styles[column + 1 :]]
+        segments = [Segment(" " * axis)]
+        segments += [Segment(char, style) for char, style in zip(cells, styles, strict=True)]
+        return Strip(segments, width)
 
 
-class EpisodeStrip(Label):
-    """One row of marks under a chart: where episodes (and flagged samples) lie in the window."""
+def tick_labels(start_ms: int, end_ms: int, columns: int, time_format: TimeFormat) -> list[tuple[int, str]]:
+    """Tick times and labels for a window drawn over `columns` cells: round times in the configured zone.
 
-    DEFAULT_CLASSES = "episode-strip"
+    Labels read `HH:MM` (`HH:MM:SS` under a minute a tick); a tick at midnight of a window that spans days
+    reads as the date `MM-DD`, and ticks a day or more apart always do.
+    """
+    span = max(end_ms - start_ms, 1)
+    label_width = 8
+    wanted = max(columns // label_width, 1)
+    step = next((s for s in _TICK_STEPS_MS if span / s <= wanted), _TICK_STEPS_MS[-1])
+    offset = time_format.offset_ms(start_ms)
+    first = -(-(start_ms + offset) // step) * step - offset
+    spans_days = time_format.fmt(start_ms, "%Y%m%d") != time_format.fmt(end_ms - 1, "%Y%m%d")
+    ticks = []
+    when = first
+    while when < end_ms:
+        at_midnight = (when + time_format.offset_ms(when)) % DAY_MS == 0
+        if step >= DAY_MS or (spans_days and at_midnight):
+            label = time_format.fmt(when, "%m-%d")
+        elif step < 60_000:
+            label = time_format.fmt(when, "%H:%M:%S")
+        else:
+            label = time_format.hm(when)
+        ticks.append((when, label))
+        when += step
+    return ticks
 
-    def show(self, marks: Sequence[str | None]) -> None:
-        """One cell per bucket: a severity name marks an episode there, None leaves the cell empty."""
-        glyphs = {"critical": "[red]█[/]", "high": "[darkorange]█[/]", "medium": "[yellow]▆[/]", "low": "[blue]▃[/]"}
-        self.update("".join(" " if mark is None else glyphs.get(mark, "[magenta]▃[/]") for mark in marks))
+
+def window_spans(spans: Sequence[object]) -> list[Shade]:
+    """Episode spans (anything with start_ms, end_ms and severity) as chart shades."""
+    return [Shade(int(getattr(s, "start_ms")), int(getattr(s, "end_ms")), getattr(s, "severity")) for s in spans]  # noqa: B009

@@ -1,0 +1,144 @@
+"""The chart widget: y axis in the series' unit, time ticks, gaps, fixed percent scale, severity colours, spans."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from scops_tui.tui.formatting import TimeFormat, compact_rate, rate_unit, span
+from scops_tui.tui.widgets.chart import (
+    SEVERITY_COLOURS,
+    SPAN_BACKGROUNDS,
+    ChartData,
+    Kind,
+    MetricChart,
+    Shade,
+    nice_ceiling,
+    tick_labels,
+)
+
+MINUTE = 60_000
+START = 1_800_000_000_000  # 2027-01-15 08:00 UTC
+
+
+class ChartApp(App[None]):
+    def __init__(self, kind: Kind) -> None:
+        super().__init__()
+        self.kind: Kind = kind
+
+    def compose(self) -> ComposeResult:
+        yield MetricChart("Test", kind=self.kind, time_format=TimeFormat(utc=True), id="chart")
+
+
+def lines(chart: MetricChart) -> list[str]:
+    return [chart.render_line(y).text for y in range(chart.size.height)]
+
+
+def plot_columns(chart: MetricChart, text_lines: list[str]) -> list[str]:
+    """Each plot column's characters top to bottom (the y axis cut off)."""
+    axis = text_lines[1].index("┤") + 1
+    rows = text_lines[1:-1]
+    return ["".join(row[column] for row in rows) for column in range(axis, len(rows[0]))]
+
+
+async def draw(kind: Kind, data: ChartData, size: tuple[int, int] = (44, 6)) -> tuple[MetricChart, list[str]]:
+    app = ChartApp(kind)
+    async with app.run_test(size=size) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.styles.height = size[1]
+        chart.show(data)
+        await pilot.pause()
+        return chart, lines(chart)
+
+
+async def test_a_gap_in_the_data_is_drawn_empty_and_a_zero_is_not() -> None:
+    # 0 for the first third, nothing for the second, 50 for the last: 5 s samples, 30 minutes.
+    points = [(START + i * 5000, 0.0, None) for i in range(120)]
+    points += [(START + 20 * MINUTE + i * 5000, 50.0, None) for i in range(120)]
+    data = ChartData(START, START + 30 * MINUTE, points, hold_ms=12_500)
+    chart, text = await draw("percent", data)
+    columns = plot_columns(chart, text)
+    width = len(columns)
+    first, middle, last = columns[1 : width // 3 - 1], columns[width // 3 + 1 : 2 * width // 3 - 1], columns[-2:]
+    assert all(column.strip() for column in first)  # a value of 0 still shows as a baseline
+    assert all(not column.strip() for column in middle)  # no data: nothing drawn
+    assert all(column.strip() for column in last)
+
+
+async def test_percent_charts_keep_0_to_100_until_autoscale_is_asked() -> None:
+    points = [(START + i * 5000, 25.0 + (i % 10) * 0.7, None) for i in range(360)]
+    data = ChartData(START, START + 30 * MINUTE, points, hold_ms=12_500, headline="31.3 %")
+    app = ChartApp("percent")
+    async with app.run_test(size=(60, 6)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.styles.height = 6
+        chart.show(data)
+        await pilot.pause()
+        text = lines(chart)
+        assert text[1].lstrip().startswith("100┤") and text[-2].lstrip().startswith("0┤")
+        assert "Test (%)" in text[0] and "31.3 %" in text[0]
+        chart.set_autoscale(True)
+        await pilot.pause()
+        text = lines(chart)
+        assert not text[1].lstrip().startswith("100┤")
+        assert "auto" in text[0]
+
+
+async def test_rates_read_in_human_units() -> None:
+    points = [(START + i * 5000, 3.5 * 1024 * 1024, None) for i in range(60)]
+    _chart, text = await draw("rate", ChartData(START, START + 5 * MINUTE, points, hold_ms=12_500))
+    assert "(MiB/s)" in text[0]
+    assert text[1].lstrip().startswith("5┤")  # 3.5 MiB/s under a 5 MiB/s ceiling
+    assert rate_unit(900) == ("B/s", 1.0) and rate_unit(2048)[0] == "KiB/s"
+    assert compact_rate(1536) == "1.5K" and compact_rate(20 * 1024 * 1024) == "20.0M"
+
+
+async def test_the_time_axis_shows_round_times_and_dates_across_days() -> None:
+    utc = TimeFormat(utc=True)
+    ticks = tick_labels(START, START + 60 * MINUTE, 80, utc)
+    assert [label for _when, label in ticks][:3] == ["08:00", "08:10", "08:20"]
+    days = tick_labels(START - 36 * 60 * MINUTE, START, 80, utc)
+    assert "01-15" in [label for _when, label in days]  # midnight of a window that spans days shows the date
+    week = tick_labels(START - 7 * 24 * 60 * MINUTE, START, 60, utc)
+    assert all(len(label) == 5 and label[2] == "-" for _when, label in week)
+    points = [(START + i * 5000, 10.0, None) for i in range(720)]
+    _chart, text = await draw("percent", ChartData(START, START + 60 * MINUTE, points, hold_ms=12_500), (80, 6))
+    assert "08:00" in text[-1] and "08:30" in text[-1]
+
+
+async def test_severity_colours_and_shaded_episodes() -> None:
+    points = [(START + i * 5000, 0.9 if 100 <= i < 140 else 0.1, 0.9 if 100 <= i < 140 else 0.1) for i in range(360)]
+    data = ChartData(
+        START,
+        START + 30 * MINUTE,
+        points,
+        hold_ms=12_500,
+        spans=[Shade(START + 100 * 5000, START + 140 * 5000, "critical")],
+    )
+    app = ChartApp("score")
+    async with app.run_test(size=(64, 6)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.styles.height = 6
+        chart.show(data)
+        await pilot.pause()
+        segments = list(chart.render_line(chart.size.height - 2))
+        colours = {str(s.style.color.name) for s in segments if s.style and s.style.color and s.text.strip()}
+        backgrounds = {s.style.bgcolor.name for s in segments if s.style and s.style.bgcolor}
+    assert SEVERITY_COLOURS["critical"] in colours
+    assert any(SPAN_BACKGROUNDS["critical"].lstrip("#") in str(name) for name in backgrounds)
+
+
+async def test_the_same_data_draws_the_same_peak_at_any_width() -> None:
+    points = [(START + i * 5000, float(i % 97), None) for i in range(720)]
+    data = ChartData(START, START + 60 * MINUTE, points, hold_ms=12_500, headline="3.0", peak="96.0")
+    heads = []
+    for width in (30, 80, 200):
+        _chart, text = await draw("plain", data, (width, 6))
+        heads.append(text[0].split())
+    assert all("96.0" in head for head in heads[1:])
+    assert all("3.0" in head for head in heads)
+
+
+def test_scales_and_durations() -> None:
+    assert [nice_ceiling(v) for v in (0, 0.7, 3.2, 12, 101)] == [1.0, 1.0, 5.0, 20.0, 200.0]
+    assert span(1_995) == "2s"  # three samples from 03:53:17.364 to 03:53:19.359
+    assert span(90_000) == "1m30s" and span(15 * MINUTE) == "15m" and span(6 * 60 * MINUTE) == "6h"
