@@ -90,7 +90,7 @@ def run_step(step: str, db: Path, data: Path, profile: bool) -> dict[str, object
     if step.startswith("export"):
         conn = store.open_reader(db)
         fmt = step.split()[1]
-        with export.write_atomically(data) as handle:
+        with export.write_atomically(data, force=True) as handle:
             rows = export.export_table(conn, export.ExportRequest("metrics", fmt), handle)
         conn.close()
     else:

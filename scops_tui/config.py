@@ -85,6 +85,8 @@ def _bounded_float(minimum: float, maximum: float, *, above: bool = False) -> Ca
             number = float(value)
         except OverflowError:
             number = math.inf
+        except ValueError:
+            raise ValueError("expected a number") from None
         too_low = number <= minimum if above else number < minimum
         if not math.isfinite(number) or too_low or number > maximum:
             raise ValueError(f"must be a finite number {low} {minimum:g} and at most {maximum:g}")

@@ -10,8 +10,8 @@ import pytest
 
 from scops_tui.store import database as store
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-"""The shared data directory that sits beside the checkout (legacy files, NAB series)."""
+DATA = Path(__file__).resolve().parent / "data"
+"""The small data files the tests read (legacy files, a NAB series), kept in the repository: see data/README.md."""
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +40,8 @@ def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
     connection.close()
 
 
-def shared_file(*parts: str) -> Path:
-    """A file under ../shared, or skip the test saying clearly that the shared data is missing."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared data missing: {path} (CI keeps ../shared beside the clone)")
+def data_file(*parts: str) -> Path:
+    """A file (or folder) under tests/data; a missing one fails the test (the files ship with the repository)."""
+    path = DATA.joinpath(*parts)
+    assert path.exists(), f"test data missing: {path} (it belongs in the repository, see tests/data/README.md)"
     return path

@@ -7,8 +7,10 @@ from typing import Any
 
 import click
 
+from scops_tui.cli.completion import complete_episode_id
 from scops_tui.cli.context import reader_for, writer_for
 from scops_tui.cli.params import COUNT, SQLITE_ID, TEXT
+from scops_tui.cli.table import Column, render_table
 from scops_tui.store.timestamps import iso
 
 
@@ -39,25 +41,34 @@ def anomalies_list(ctx: click.Context, status: Any, severity: str | None, limit:
     if not episodes:
         click.echo("no anomaly episodes" + ("" if status == "all" else f" with status {status}"))
         return
-    click.echo(
-        f"{'id':>5}  {'start (UTC)':<19} {'end':<8} {'source':<16} {'severity':<8} {'peak':>5}  {'status':<24} metrics"
-    )
+    rows = []
     for e in episodes:
         metrics = ", ".join(str(item.get("metric")) for item in e.contributing_metrics[:3])
         end = "-" if e.end_timestamp is None else iso(e.end_timestamp)[11:19]
         state = e.status + (f" ({e.verdict})" if e.verdict else "")
         peak = e.peak_score if e.peak_score is not None else e.confidence_score
-        click.echo(
-            f"{e.id:>5}  {iso(e.timestamp)[:19]:<19} {end:<8} {e.source[:16]:<16} {e.severity or '-':<8} "
-            f"{peak:>5.2f}  {state:<24} {metrics}"
-        )
+        rows.append((e.id, iso(e.timestamp)[:19], end, e.source, e.severity or "-", f"{peak:.2f}", state, metrics))
+    for line in render_table(EPISODE_COLUMNS, rows):
+        click.echo(line)
+
+
+EPISODE_COLUMNS = (
+    Column("id", right=True),
+    Column("start (UTC)"),
+    Column("end"),
+    Column("source", limit=32),
+    Column("severity"),
+    Column("peak", right=True),
+    Column("status"),
+    Column("metrics", limit=60),
+)
 
 
 def _review_command(name: str, help_text: str) -> None:
     """Register `anomalies NAME ID [--note TEXT]`, acting as the OS login user."""
 
     @anomalies.command(name, help=help_text)
-    @click.argument("episode_id", metavar="ID", type=SQLITE_ID)
+    @click.argument("episode_id", metavar="ID", type=SQLITE_ID, shell_complete=complete_episode_id)
     @click.option("--note", type=TEXT, help="A note kept with the episode (who and when are added).")
     @click.pass_context
     def action(ctx: click.Context, episode_id: int, note: str | None) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from scops_tui.cli.context import settings_for
-from scops_tui.cli.params import DAYS
+from scops_tui.cli.params import COUNT, DAYS
 from scops_tui.errors import ScopsError
 from scops_tui.store.timestamps import iso
 
@@ -111,17 +111,38 @@ def db_check(ctx: click.Context) -> None:
 
 
 @db.command("backup")
-@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Replace TARGET if it exists.")
+@click.argument("target", metavar="[PATH]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.option(
+    "--keep",
+    type=COUNT,
+    metavar="N",
+    help="Without PATH: then delete all but the N newest backups in the backups folder.",
+)
 @click.pass_context
-def db_backup(ctx: click.Context, target: Path, force: bool) -> None:
-    """Copy the database online (recording goes on) to TARGET, then verify the copy."""
-    from scops_tui.store.maintenance import backup_database
+def db_backup(ctx: click.Context, target: Path | None, force: bool, keep: int | None) -> None:
+    """Copy the database online (recording goes on) to PATH, then verify the copy.
+
+    Without PATH the copy is `<backups folder>/scops-YYYYMMDDTHHMMSSZ.db` (the folder `scops-tui config`
+    names) and its path is printed on stdout; `--keep N` then prunes the older backups there.
+    """
+    from scops_tui.config import resolve_paths
+    from scops_tui.store.maintenance import backup_database, backup_path, prune_backups
 
     settings = settings_for(ctx)
+    folder = None
+    if target is None:
+        folder = resolve_paths().backup_dir
+        target = backup_path(folder)
+    elif keep is not None:
+        raise ScopsError("--keep prunes the backups folder; give no PATH with it (see `scops-tui config`)")
     report = backup_database(settings.db, target, force=force, busy_timeout_ms=settings.busy_timeout_ms)
     rows = sum(report.tables.values())
-    click.echo(f"backed up {settings.db} to {target}: {rows:,} rows, {report.size_bytes:,} bytes, verified")
+    click.echo(f"backed up {settings.db}: {rows:,} rows, {report.size_bytes:,} bytes, verified", err=True)
+    click.echo(str(target))
+    if folder is not None and keep is not None:
+        for removed in prune_backups(folder, keep, just_made=target):
+            click.echo(f"removed old backup {removed}", err=True)
 
 
 @db.command("restore")
@@ -129,11 +150,24 @@ def db_backup(ctx: click.Context, target: Path, force: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace even a database holding newer data than the backup.")
 @click.pass_context
 def db_restore(ctx: click.Context, backup: Path, force: bool) -> None:
-    """Replace the database with a verified BACKUP."""
+    """Replace the database with a verified BACKUP.
+
+    The database it replaces is first saved, verified, to the backups folder, and its path is printed,
+    so the restore can be undone with another `db restore`.
+    """
+    from scops_tui.config import resolve_paths
     from scops_tui.store.maintenance import restore_database
 
     settings = settings_for(ctx)
-    report = restore_database(backup, settings.db, force=force, busy_timeout_ms=settings.busy_timeout_ms)
+    report = restore_database(
+        backup,
+        settings.db,
+        force=force,
+        busy_timeout_ms=settings.busy_timeout_ms,
+        save_to=resolve_paths().backup_dir,
+    )
+    if report.saved is not None:
+        click.echo(f"saved the database it replaces to {report.saved}")
     rows = sum(report.tables.values())
     click.echo(f"restored {settings.db} from {backup}: {rows:,} rows, schema version {report.schema_version}")
 

@@ -14,7 +14,8 @@ DETECT_PROGRESS_ROWS = 5000
 @click.command()
 @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
-def detect(csv_file: Path, out: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
+def detect(csv_file: Path, out: Path | None, force: bool) -> None:
     """Score a CSV series (a timestamp column plus numeric columns) causally; add an anomaly_score column.
 
     Rows are scored in file order. Timestamps that step back or repeat are accepted (one warning line
@@ -22,9 +23,11 @@ def detect(csv_file: Path, out: Path | None) -> None:
     needed.
     """
     from scops_tui.detection.detector import score_series
-    from scops_tui.transfer.output_file import open_output
+    from scops_tui.transfer.output_file import open_output, refuse_existing
     from scops_tui.transfer.series_csv import read_series, write_scores
 
+    if out is not None:
+        refuse_existing(out, force=force)
     series = read_series(csv_file)
     warning = series.clock_warning()
     if warning:
@@ -37,6 +40,6 @@ def detect(csv_file: Path, out: Path | None) -> None:
     if out is None:
         write_scores(series, scores, sys.stdout)
         return
-    with open_output(out) as handle:
+    with open_output(out, force=force) as handle:
         write_scores(series, scores, handle)
     click.echo(f"scored {len(scores):,} rows of {csv_file} into {out}", err=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from scops_tui.cli.completion import complete_import_format
 from scops_tui.cli.context import progress_bar, settings_for, writer_for
 from scops_tui.cli.params import FILE
 from scops_tui.errors import ScopsError
@@ -116,12 +117,21 @@ _TIMEZONE = click.option(
 
 @import_group.command("metrics")
 @click.argument("file", type=FILE)
-@click.option("--format", "file_format", help="json or csv (default: from the file's extension).")
+@click.option(
+    "--format",
+    "file_format",
+    help="json or csv (default: from the file's extension).",
+    shell_complete=complete_import_format,
+)
 @click.option(
     "--source", help="Source of every imported row (default: the file's source column, else historical_data)."
 )
 @_TIMEZONE
-@click.option("--column", help="For a timestamp,value CSV: the metric column the values are (e.g. cpu_usage).")
+@click.option(
+    "--column",
+    help="Refused: a single timestamp,value series is not stored (the other metrics would be made up); "
+    "score it with `scops-tui detect FILE.csv`.",
+)
 @click.option(
     "--labels/--no-labels",
     default=None,

@@ -8,6 +8,7 @@ import click
 
 from scops_tui.cli.context import reader_for, writer_for
 from scops_tui.cli.params import DAYS, SQLITE_ID, TEXT, WholeNumber
+from scops_tui.cli.table import Column, render_table
 from scops_tui.store.timestamps import iso
 
 RATE_LIMIT = WholeNumber(0, 2**31 - 1, "requests per hour")
@@ -83,17 +84,35 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
     if not found:
         click.echo("no API keys (make one with `scops-tui keys create NAME`)")
         return
-    click.echo(
-        f"{'id':>4}  {'name':<20} {'perm':<5} {'user':<12} {'created (UTC)':<16} {'expires':<16} "
-        f"{'last used':<16} {'uses':>7} {'limit/h':>8}  status"
-    )
-    for key in found:
-        limit = "-" if key.rate_limit_per_hour is None else str(key.rate_limit_per_hour)
-        click.echo(
-            f"{key.id:>4}  {key.name[:20]:<20} {key.permission:<5} {(key.username or '-')[:12]:<12} "
-            f"{_when(key.created_at):<16} {_when(key.expires_at):<16} {_when(key.last_used_at):<16} "
-            f"{key.usage_count:>7} {limit:>8}  {key.status(now)}"
+    rows = [
+        (
+            key.id,
+            key.name,
+            key.permission,
+            key.username or "-",
+            _when(key.created_at),
+            _when(key.expires_at),
+            _when(key.last_used_at),
+            key.usage_count,
+            "-" if key.rate_limit_per_hour is None else key.rate_limit_per_hour,
+            key.status(now),
         )
+        for key in found
+    ]
+    columns = (
+        Column("id", right=True),
+        Column("name", limit=40),
+        Column("perm"),
+        Column("user", limit=20),
+        Column("created (UTC)"),
+        Column("expires"),
+        Column("last used"),
+        Column("uses", right=True),
+        Column("limit/h", right=True),
+        Column("status"),
+    )
+    for line in render_table(columns, rows):
+        click.echo(line)
 
 
 def _when(ms: int | None) -> str:

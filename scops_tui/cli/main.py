@@ -1,12 +1,9 @@
-"""The root `scops-tui` group: one-line errors for every user error, the global `--db`, and every command group."""
+"""The root `scops-tui` group: the global `--db` and every command group (errors and pipes: `cli/group.py`)."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -17,39 +14,15 @@ from scops_tui.cli.config import config_command
 from scops_tui.cli.db import db
 from scops_tui.cli.detect import detect
 from scops_tui.cli.export import export_command
+from scops_tui.cli.group import ScopsGroup
 from scops_tui.cli.imports import import_group
 from scops_tui.cli.keys import keys
 from scops_tui.cli.model import model
 from scops_tui.cli.record import record
 from scops_tui.cli.serve import serve
+from scops_tui.cli.service import service
 from scops_tui.cli.sync import sync
 from scops_tui.cli.users import users
-from scops_tui.errors import ScopsError
-
-
-class ScopsGroup(click.Group):
-    """A click group that ends any user error with one line on stderr and a non-zero status."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; turn known errors into `scops-tui: error: ...` lines."""
-        try:
-            return super().invoke(ctx)
-        except ScopsError as exc:
-            _fail(str(exc), exc.exit_code)
-        except sqlite3.Error as exc:
-            from scops_tui.store.database import explain_sqlite_error
-
-            settings = ctx.obj.get("settings") if isinstance(ctx.obj, dict) else None
-            _fail(str(explain_sqlite_error(exc, settings.db if settings else "?")), 1)
-        except OSError as exc:
-            _fail(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", 1)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"scops-tui: error: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group(cls=ScopsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,6 +49,7 @@ for command in (
     export_command,
     sync,
     serve,
+    service,
     keys,
     users,
 ):

@@ -6,8 +6,10 @@ import json
 
 import click
 
+from scops_tui.cli.completion import complete_source, complete_version_id
 from scops_tui.cli.context import reader_for, writer_for
 from scops_tui.cli.params import SOURCE, SQLITE_ID
+from scops_tui.cli.table import Column, render_table
 from scops_tui.errors import ScopsError
 from scops_tui.store.timestamps import iso
 
@@ -22,7 +24,12 @@ def _figure(value: float | None) -> str:
 
 
 @model.command("list")
-@click.option("--source", type=SOURCE, help="Only this source's model.")
+@click.option(
+    "--source",
+    type=SOURCE,
+    shell_complete=complete_source,
+    help="Only this source's model.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
 def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
@@ -36,21 +43,46 @@ def model_list(ctx: click.Context, source: str | None, as_json: bool) -> None:
     if not versions:
         click.echo("no model versions yet (the recorder makes one with its first samples)")
         return
-    click.echo(
-        f"{'id':>4}  {'model':<24} {'version':>7}  {'kind':<18} {'status':<10} {'rows':>8}  "
-        f"{'data window (UTC)':<36} {'prec':>5} {'rec':>5} {'f1':>5}"
-    )
-    for v in versions:
-        window = f"{iso(v.training_data_start)[:16]} .. {iso(v.training_data_end)[:16]}"
-        click.echo(
-            f"{v.id:>4}  {v.model_name[:24]:<24} {v.version:>7}  {v.kind:<18} {v.status:<10} "
-            f"{v.training_data_size:>8,}  {window:<36} {_figure(v.precision):>5} {_figure(v.recall):>5} "
-            f"{_figure(v.f1):>5}"
+    rows = [
+        (
+            v.id,
+            v.model_name,
+            v.version,
+            v.kind,
+            v.status,
+            f"{v.training_data_size:,}",
+            f"{iso(v.training_data_start)[:16]} .. {iso(v.training_data_end)[:16]}",
+            _figure(v.precision),
+            _figure(v.recall),
+            _figure(v.f1),
         )
+        for v in versions
+    ]
+    for line in render_table(VERSION_COLUMNS, rows):
+        click.echo(line)
+
+
+VERSION_COLUMNS = (
+    Column("id", right=True),
+    Column("model", limit=40),
+    Column("version", right=True),
+    Column("kind"),
+    Column("status"),
+    Column("rows", right=True),
+    Column("data window (UTC)"),
+    Column("prec", right=True),
+    Column("rec", right=True),
+    Column("f1", right=True),
+)
 
 
 @model.command("train")
-@click.option("--source", type=SOURCE, help="Whose history to train on (default: this host's source).")
+@click.option(
+    "--source",
+    type=SOURCE,
+    shell_complete=complete_source,
+    help="Whose history to train on (default: this host's source).",
+)
 @click.option("--deploy", is_flag=True, help="Deploy the new version at once.")
 @click.pass_context
 def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
@@ -72,7 +104,7 @@ def model_train(ctx: click.Context, source: str | None, deploy: bool) -> None:
 
 
 @model.command("deploy")
-@click.argument("version_id", type=SQLITE_ID)
+@click.argument("version_id", type=SQLITE_ID, shell_complete=complete_version_id)
 @click.pass_context
 def model_deploy(ctx: click.Context, version_id: int) -> None:
     """Make VERSION_ID the version that scores its source; the previous one is deprecated."""
@@ -83,13 +115,19 @@ def model_deploy(ctx: click.Context, version_id: int) -> None:
 
 
 @model.command("evaluate")
-@click.argument("version_id", type=SQLITE_ID, required=False)
-@click.option("--source", type=SOURCE, help="With no VERSION_ID: the deployed version of this source.")
+@click.argument("version_id", type=SQLITE_ID, required=False, shell_complete=complete_version_id)
+@click.option(
+    "--source",
+    type=SOURCE,
+    shell_complete=complete_source,
+    help="With no VERSION_ID: the deployed version of this source.",
+)
 @click.option(
     "--labels",
     "labels_source",
     metavar="SOURCE",
     type=SOURCE,
+    shell_complete=complete_source,
     help="Also measure against the labels imported for SOURCE (default: the version's own source's, if any).",
 )
 @click.pass_context

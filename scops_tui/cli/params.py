@@ -4,7 +4,8 @@ Each type checks a value the way SQLite and the core need it: ids and counts in 
 range, times in 1970-01-01 .. 9999-12-31, finite numbers within their setting's bounds, and text that is
 valid Unicode (a non-UTF-8 byte of a command-line argument arrives as a lone surrogate, which SQLite,
 files and terminals refuse). A refused value ends the command with one line, ``scops-tui: error:
-Invalid value for 'NAME': ...``, and exit status 2, like any other usage error.
+invalid value for NAME: ... (see scops-tui COMMAND --help)``, and exit status 2, like any other usage
+error (the root group, `cli/group.py`, prints it).
 """
 
 from __future__ import annotations
@@ -37,19 +38,13 @@ def shown(value: Any) -> str:
 
 
 class BadArgument(click.BadParameter):
-    """A refused argument or option value: one line `scops-tui: error: ...` and exit status 2."""
-
-    def format_message(self) -> str:
-        """The parameter's name (`--since`, `ID`) and what is wrong with the value."""
-        if isinstance(self.param, click.Option) and self.param.opts:
-            return f"{self.param.opts[0]} {self.message}"
-        if self.param is not None:
-            return f"{self.param.human_readable_name} {self.message}"
-        return self.message
+    """A refused argument or option value: one line `scops-tui: error: invalid value for ...` and exit 2."""
 
     def show(self, file: IO[Any] | None = None) -> None:
-        """Print the one error line on stderr (no usage block)."""
-        click.echo(f"scops-tui: error: {self.format_message()}", err=True)
+        """Print the one error line on stderr (no usage block), as the root group does."""
+        from scops_tui.cli.group import usage_line
+
+        click.echo(f"scops-tui: error: {usage_line(self)}", err=True)
 
 
 class _CheckedType(_ParamType):
@@ -75,7 +70,7 @@ class WholeNumber(_CheckedType):
         else:
             text = str(value).strip()
             if not _WHOLE.fullmatch(text):
-                self.fail(f"{shown(value)} is not a whole number", param, ctx)
+                self.fail(f"{shown(value)} is not an integer", param, ctx)
             digits = text.lstrip("+-").lstrip("0") or "0"
             # Past 20 digits the value is out of range whatever it is (and int() of huge text is capped).
             number = self.maximum + 1 if len(digits) > 20 else int(digits)

@@ -11,6 +11,7 @@ import click
 
 from scops_tui.cli.context import settings_for, writer_for
 from scops_tui.cli.params import FiniteNumber, WholeNumber
+from scops_tui.cli.table import Column, render_table
 from scops_tui.store.timestamps import iso
 
 if TYPE_CHECKING:
@@ -23,6 +24,19 @@ def _target(ctx: click.Context, url: str | None) -> SyncTarget:
     from scops_tui.sync.target import target_for
 
     return target_for(settings_for(ctx, pg_url=url))
+
+
+def _dry_run_target(ctx: click.Context, url: str | None) -> SyncTarget:
+    """The configured target if there is one, else a placeholder (a dry run connects to nothing)."""
+    from scops_tui.errors import ConfigError
+    from scops_tui.sync.target import SyncTarget
+
+    try:
+        return _target(ctx, url)
+    except ConfigError:
+        if "settings" not in ctx.obj:
+            raise  # the settings themselves are broken, not merely without a target
+        return SyncTarget(conninfo="", display="(no target configured)", origin="none")
 
 
 def _summary(report: SyncReport) -> None:
@@ -113,7 +127,8 @@ def sync(
     from scops_tui.sync.local import mark_target_used, pending_rows
     from scops_tui.sync.push import run_sync
 
-    target = _target(ctx, url)
+    # A dry run counts from the local checkpoints and connects to nothing: no target is needed.
+    target = _dry_run_target(ctx, url) if dry_run and not (init_server or watch) else _target(ctx, url)
     settings = ctx.obj["settings"]
     if init_server:
         conn = writer_for(ctx)
@@ -156,7 +171,7 @@ def sync(
 
 def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None:
     from scops_tui.recording.recorder import stop_on_signals
-    from scops_tui.sync.server import AuthenticationFailed
+    from scops_tui.sync.server import AuthenticationFailed, SyncError
     from scops_tui.sync.watch import watch_sync
 
     def reported(report: Any) -> None:
@@ -171,7 +186,7 @@ def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None
         # Said once SIGINT/SIGTERM are handled: from here on a stop request flushes and exits 0.
         click.echo(f"syncing {settings.db} to {target.display} every {interval:g} s (Ctrl-C to stop)", err=True)
         try:
-            runs = watch_sync(
+            outcome = watch_sync(
                 settings.db,
                 target,
                 stop,
@@ -184,7 +199,15 @@ def _watch(target: Any, settings: Any, interval: float, batch_size: int) -> None
         except AuthenticationFailed as exc:
             # The same credentials would be refused forever: stop, and say so.
             raise AuthenticationFailed(f"{exc}; not retrying (fix the credentials, then start again)") from None
-    click.echo(f"sync stopped after {runs} successful run(s)", err=True)
+    failed_runs = f", {outcome.failures} failed" if outcome.failures else ""
+    click.echo(f"sync stopped after {outcome.runs} successful run(s){failed_runs}", err=True)
+    if outcome.runs == 0 and outcome.failures:
+        # Stopped without ever reaching the server: a service manager or script must see that.
+        never = SyncError(
+            f"sync --watch never succeeded: all {outcome.failures} run(s) failed; last error: {outcome.last_error}"
+        )
+        never.exit_code = outcome.last_exit_code or 1
+        raise never
 
 
 @sync.command("status")
@@ -232,12 +255,20 @@ def _print_rejects(rejects: list[Any]) -> None:
     if not rejects:
         click.echo("no rejected rows")
         return
-    click.echo(f"{'ID':>6}  {'TABLE':<20} {'LOCAL ID':>10}  {'SQLSTATE':<8}  {'REJECTED AT':<24}  REASON")
-    for reject in rejects:
-        click.echo(
-            f"{reject.id:>6}  {reject.table:<20} {reject.local_id:>10}  {reject.sqlstate or '-':<8}  "
-            f"{iso(reject.rejected_at):<24}  {reject.reason}"
-        )
+    rows = [
+        (reject.id, reject.table, reject.local_id, reject.sqlstate or "-", iso(reject.rejected_at), reject.reason)
+        for reject in rejects
+    ]
+    columns = (
+        Column("ID", right=True),
+        Column("TABLE"),
+        Column("LOCAL ID", right=True),
+        Column("SQLSTATE"),
+        Column("REJECTED AT"),
+        Column("REASON", limit=200),
+    )
+    for line in render_table(columns, rows):
+        click.echo(line)
 
 
 @sync.group("rejects", invoke_without_command=True)

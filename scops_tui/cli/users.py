@@ -8,6 +8,7 @@ import click
 
 from scops_tui.cli.context import reader_for, writer_for
 from scops_tui.cli.params import TEXT
+from scops_tui.cli.table import Column, render_table
 from scops_tui.store.timestamps import iso
 
 
@@ -27,13 +28,27 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([user.as_json() for user in found]))
         return
-    click.echo(f"{'username':<20} {'role':<9} {'state':<9} {'keys':>4}  {'created (UTC)':<16} email")
-    for user in found:
-        state = "active" if user.is_active else "disabled"
-        created = iso(user.created_at)[:16].replace("T", " ")
-        click.echo(
-            f"{user.username[:20]:<20} {user.role:<9} {state:<9} {user.active_keys:>4}  {created:<16} {user.email}"
+    rows = [
+        (
+            user.username,
+            user.role,
+            "active" if user.is_active else "disabled",
+            user.active_keys,
+            iso(user.created_at)[:16].replace("T", " "),
+            user.email,
         )
+        for user in found
+    ]
+    columns = (
+        Column("username", limit=32),
+        Column("role"),
+        Column("state"),
+        Column("keys", right=True),
+        Column("created (UTC)"),
+        Column("email", limit=60),
+    )
+    for line in render_table(columns, rows):
+        click.echo(line)
 
 
 @users.command("add")

@@ -1,12 +1,14 @@
-"""Database care: status, integrity check, verified online backup and restore, and pruning by age."""
+"""Database care: status, integrity check, verified online backup (named, kept N) and restore, pruning by age."""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from scops_tui.errors import DatabaseError
@@ -39,6 +41,7 @@ class DatabaseStatus:
     tables: dict[str, int]
     size_bytes: int
     newest_row_ms: int | None
+    """When the newest sample was taken (not when any row was last written)."""
     recorder_running: bool
 
     def as_json(self) -> dict[str, object]:
@@ -66,6 +69,12 @@ def newest_row_ms(conn: sqlite3.Connection) -> int | None:
     return newest
 
 
+def newest_sample_ms(conn: sqlite3.Connection) -> int | None:
+    """The collection time of the newest sample (metrics.timestamp), or None without samples."""
+    value = conn.execute("SELECT max(timestamp) FROM metrics").fetchone()[0]
+    return None if value is None else int(value)
+
+
 def database_status(path: Path, *, busy_timeout_ms: int = 5000) -> DatabaseStatus:
     """Version, row counts, size and identity of the database at `path`, read without changing it."""
     conn = store.open_reader(path, busy_timeout_ms=busy_timeout_ms)
@@ -83,7 +92,7 @@ def database_status(path: Path, *, busy_timeout_ms: int = 5000) -> DatabaseStatu
                 database_id=identity,
                 tables=store.table_counts(conn),
                 size_bytes=store.file_size(path),
-                newest_row_ms=newest_row_ms(conn),
+                newest_row_ms=newest_sample_ms(conn),
                 recorder_running=RecorderLock(path).held_by_other(),
             )
     finally:
@@ -197,6 +206,59 @@ def backup_database(source: Path, target: Path, *, force: bool = False, busy_tim
     return BackupReport(source=source, target=target, tables=expected, size_bytes=store.file_size(target))
 
 
+BACKUP_NAME = re.compile(r"scops-(\d{8}T\d{6}Z)(?:-(\d+))?\.db")
+"""The name of a backup that `db backup` chose: scops-YYYYMMDDTHHMMSSZ.db (-N when the second is taken)."""
+
+
+def backup_path(directory: Path, when_ms: int | None = None) -> Path:
+    """A free name `scops-YYYYMMDDTHHMMSSZ.db` in `directory` for a backup taken at `when_ms` (default: now).
+
+    A second backup within the same second gets `-2`, then `-3`, and so on; names sort by time.
+    """
+    moment = datetime.fromtimestamp((now_ms() if when_ms is None else when_ms) / 1000, tz=UTC)
+    stamp = moment.strftime("%Y%m%dT%H%M%SZ")
+    candidate = directory / f"scops-{stamp}.db"
+    number = 1
+    while os.path.lexists(candidate):
+        number += 1
+        candidate = directory / f"scops-{stamp}-{number}.db"
+    return candidate
+
+
+def named_backups(directory: Path) -> list[Path]:
+    """The backups in `directory` whose names `db backup` chose, oldest first."""
+    try:
+        entries = list(directory.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for path in entries:
+        match = BACKUP_NAME.fullmatch(path.name)
+        if match and path.is_file() and not path.is_symlink():
+            found.append((match.group(1), int(match.group(2) or 1), path))
+    return [path for *_key, path in sorted(found)]
+
+
+def prune_backups(directory: Path, keep: int, *, just_made: Path | None = None) -> list[Path]:
+    """Delete all but the `keep` newest named backups in `directory`; return the deleted paths, oldest first.
+
+    Only files named like `db backup`'s own are touched; a backup is a closed file no scops-tui process
+    holds open, so removing it is safe. `just_made` is never deleted, even if a clock that stepped back
+    gave it an older name than the others.
+    """
+    if keep < 1:
+        raise DatabaseError(f"--keep must be at least 1, not {keep}")
+    backups = named_backups(directory)
+    if just_made is not None and just_made in backups:
+        backups.remove(just_made)
+        keep -= 1
+    removed = backups[: max(len(backups) - keep, 0)]
+    for path in removed:
+        path.unlink(missing_ok=True)
+        Path(f"{path}-journal").unlink(missing_ok=True)
+    return removed
+
+
 _PARTIAL_MARK = ".partial-"
 
 
@@ -271,6 +333,8 @@ class RestoreReport:
     target: Path
     tables: dict[str, int]
     schema_version: int
+    saved: Path | None = None
+    """Where the database that was replaced was saved first (None when there was none to save)."""
 
 
 def verify_backup(backup: Path, *, busy_timeout_ms: int = 5000) -> tuple[CheckReport, dict[str, int], int | None]:
@@ -288,12 +352,20 @@ def verify_backup(backup: Path, *, busy_timeout_ms: int = 5000) -> tuple[CheckRe
         conn.close()
 
 
-def restore_database(backup: Path, target: Path, *, force: bool = False, busy_timeout_ms: int = 5000) -> RestoreReport:
+def restore_database(
+    backup: Path,
+    target: Path,
+    *,
+    force: bool = False,
+    busy_timeout_ms: int = 5000,
+    save_to: Path | None = None,
+) -> RestoreReport:
     """Replace the database at `target` with the verified `backup`.
 
     Refuses while a recorder writes to `target`, and refuses to replace a database holding data newer
-    than the backup's unless `force`. The copy goes through SQLite's backup API, so readers never see a
-    half-restored file.
+    than the backup's unless `force`. With `save_to` (a folder), the database about to be replaced is
+    first saved there as a verified backup (`scops-YYYYMMDDTHHMMSSZ.db`), so a restore can be undone.
+    The copy goes through SQLite's backup API, so readers never see a half-restored file.
     """
     report, counts, backup_newest = verify_backup(backup, busy_timeout_ms=busy_timeout_ms)
     if target.exists() and backup.resolve() == target.resolve():
@@ -314,6 +386,9 @@ def restore_database(backup: Path, target: Path, *, force: bool = False, busy_ti
                 f"{target} holds data newer than the backup (newest row {iso(target_newest)}, backup's "
                 f"{iso(backup_newest) if backup_newest is not None else 'none'}); use --force to replace it"
             )
+    saved = None
+    if save_to is not None and store.inspect_file(target) is store.FileState.SQLITE:
+        saved = backup_database(target, backup_path(save_to), busy_timeout_ms=busy_timeout_ms).target
     source = store.connect(backup, busy_timeout_ms=busy_timeout_ms, readonly=True)
     try:
         destination = store.connect(target, busy_timeout_ms=busy_timeout_ms)
@@ -324,7 +399,7 @@ def restore_database(backup: Path, target: Path, *, force: bool = False, busy_ti
             destination.close()
     finally:
         source.close()
-    return RestoreReport(backup=backup, target=target, tables=counts, schema_version=report.schema_version)
+    return RestoreReport(backup=backup, target=target, tables=counts, schema_version=report.schema_version, saved=saved)
 
 
 @dataclass(frozen=True)

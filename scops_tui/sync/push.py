@@ -63,7 +63,8 @@ def run_sync(
     if batch_size < 1:
         raise SyncError(f"--batch-size must be at least 1, not {batch_size}")
     started, cpu_started = time.perf_counter(), time.process_time()
-    writer = store.open_database(db_path, busy_timeout_ms=busy_timeout_ms)
+    # A dry run only counts: it never creates a database where there is none.
+    writer = store.open_database(db_path, busy_timeout_ms=busy_timeout_ms, create=not dry_run)
     reports = {table: TableReport() for table in store.TABLES}
     reconnects = 0
     try:

@@ -48,6 +48,48 @@ class AuthenticationFailed(SyncError):
     exit_code = 2
 
 
+class DatabaseMissing(SyncError):
+    """The server is up but the database the target names does not exist: create it, then init the server.
+
+    Retrying cannot help, so it is a configuration error (exit 2) and `sync --watch` stops on it.
+    """
+
+    exit_code = 2
+
+
+_MISSING_DATABASE = re.compile(r'database "(?P<name>[^"]*)" does not exist', re.IGNORECASE)
+
+
+def _missing_database(exc: BaseException, target: SyncTarget) -> DatabaseMissing | None:
+    """DatabaseMissing, with the `createdb` line that makes it, for a connection refused for that reason."""
+    state = getattr(exc, "sqlstate", None) or ""
+    found = _MISSING_DATABASE.search(one_line(exc, target))
+    if found is None and state != "3D000":
+        return None
+    name = found["name"] if found else "DBNAME"
+    return DatabaseMissing(
+        f'database "{name}" does not exist on {target.display}; create it with `{createdb_command(target, name)}`, '
+        "then run `scops-tui sync --init-server`"
+    )
+
+
+def createdb_command(target: SyncTarget, name: str) -> str:
+    """The `createdb` command for database `name` on the target's server (host, port, user; never a password)."""
+    import shlex
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(target.conninfo) if target.conninfo else {}
+    except Exception:  # only for a message
+        params = {}
+    parts = ["createdb"]
+    for flag, key in (("-h", "host"), ("-p", "port"), ("-U", "user")):
+        if params.get(key):
+            parts += [flag, str(params[key])]
+    return shlex.join([*parts, name])
+
+
 # What libpq says when the server refuses a login (SQLSTATE class 28, which psycopg does not expose for
 # a failed connection): a wrong password, an unknown role, a role without LOGIN, no pg_hba.conf entry.
 _AUTH_FAILURES = re.compile(
@@ -107,6 +149,9 @@ def connect(target: SyncTarget, *, autocommit: bool = False) -> psycopg.Connecti
         refused = _authentication_failure(exc, target)
         if refused is not None:
             raise refused from None
+        missing = _missing_database(exc, target)
+        if missing is not None:
+            raise missing from None
         raise ServerUnreachable(f"cannot reach sync target {target.display}: {one_line(exc, target)}") from None
 
 

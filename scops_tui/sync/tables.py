@@ -187,10 +187,11 @@ _METRICS_TEMPLATE = (
     'RETURNING source, "timestamp", cpu_usage, memory_usage, response_time, is_anomaly, anomaly_score'
     "), roll AS ("
     "INSERT INTO metrics_hourly AS h (source_db, source, hour, total_metrics, sum_cpu, max_cpu, sum_memory, "
-    "max_memory, sum_response_time, anomaly_count, anomaly_score_sum, anomaly_score_rows) "
+    "max_memory, sum_response_time, anomaly_count, anomaly_score_sum, anomaly_score_rows, score_sum, score_rows) "
     "SELECT %(db)s, source, date_trunc('hour', \"timestamp\", 'UTC'), count(*), sum(cpu_usage), max(cpu_usage), "
     "sum(memory_usage), max(memory_usage), sum(response_time), count(*) FILTER (WHERE is_anomaly), "
-    "coalesce(sum(anomaly_score) FILTER (WHERE is_anomaly), 0), count(anomaly_score) FILTER (WHERE is_anomaly) "
+    "coalesce(sum(anomaly_score) FILTER (WHERE is_anomaly), 0), count(anomaly_score) FILTER (WHERE is_anomaly), "
+    "coalesce(sum(anomaly_score), 0), count(anomaly_score) "
     "FROM ins GROUP BY source, date_trunc('hour', \"timestamp\", 'UTC') "
     "ON CONFLICT (source_db, source, hour) DO UPDATE SET "
     "total_metrics = h.total_metrics + excluded.total_metrics, sum_cpu = h.sum_cpu + excluded.sum_cpu, "
@@ -199,7 +200,8 @@ _METRICS_TEMPLATE = (
     "sum_response_time = h.sum_response_time + excluded.sum_response_time, "
     "anomaly_count = h.anomaly_count + excluded.anomaly_count, "
     "anomaly_score_sum = h.anomaly_score_sum + excluded.anomaly_score_sum, "
-    "anomaly_score_rows = h.anomaly_score_rows + excluded.anomaly_score_rows"
+    "anomaly_score_rows = h.anomaly_score_rows + excluded.anomaly_score_rows, "
+    "score_sum = h.score_sum + excluded.score_sum, score_rows = h.score_rows + excluded.score_rows"
     ") SELECT count(*), 0 FROM ins"
 )
 _NEW_ROWS = (
@@ -212,12 +214,13 @@ _HOUR = "date_trunc('hour', to_timestamp(s.\"timestamp\"::float8 / 1000), 'UTC')
 METRICS_FAST = (
     "WITH roll AS ("  # noqa: S608 - built from this module's constants
     "INSERT INTO metrics_hourly AS h (source_db, source, hour, total_metrics, sum_cpu, max_cpu, sum_memory, "
-    "max_memory, sum_response_time, anomaly_count, anomaly_score_sum, anomaly_score_rows) "
+    "max_memory, sum_response_time, anomaly_count, anomaly_score_sum, anomaly_score_rows, score_sum, score_rows) "
     f"SELECT %(db)s, s.source, {_HOUR}, count(*), sum(s.cpu_usage) * 0.01, max(s.cpu_usage) * 0.01, "
     "sum(s.memory_usage) * 0.01, max(s.memory_usage) * 0.01, sum(s.response_time) * 0.001, "
     "count(*) FILTER (WHERE s.is_anomaly <> 0), "
     "coalesce(sum(s.anomaly_score) FILTER (WHERE s.is_anomaly <> 0), 0) * 0.0001, "
-    "count(s.anomaly_score) FILTER (WHERE s.is_anomaly <> 0) "
+    "count(s.anomaly_score) FILTER (WHERE s.is_anomaly <> 0), "
+    "coalesce(sum(s.anomaly_score), 0) * 0.0001, count(s.anomaly_score) "
     f"FROM scops_stage_metrics AS s WHERE {_NEW_ROWS} GROUP BY s.source, {_HOUR} "
     + _METRICS_TEMPLATE[
         _METRICS_TEMPLATE.index("ON CONFLICT (source_db, source, hour)") : _METRICS_TEMPLATE.index(") SELECT count(*)")

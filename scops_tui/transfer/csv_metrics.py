@@ -1,4 +1,4 @@
-"""Read and check a CSV metrics file in chunks: the columns by name (or a ``timestamp,value`` series),
+"""Read and check a CSV metrics file in chunks: the columns by name,
 converted at numpy speed where the values allow it and row by row where they need a closer look.
 """
 
@@ -8,6 +8,7 @@ import codecs
 import csv
 import io
 import itertools
+import shlex
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,13 @@ from scops_tui.transfer.metric_rows import (
     check_source,
 )
 
-__all__ = ["CHUNK_ROWS", "read_csv_metrics"]
+__all__ = ["CHUNK_ROWS", "SINGLE_SERIES", "read_csv_metrics"]
+
+SINGLE_SERIES = (
+    "a timestamp,value file is a single series; storing it as metrics rows would make up every other metric, "
+    "so it is not imported: score it with `scops-tui detect {file}`"
+)
+"""Why a single series is refused, and what to run instead (`detect` scores any timestamp,value CSV)."""
 
 CHUNK_ROWS = 5_000
 """Lines of a CSV file read, checked and written at a time (and JSON records written at a time)."""
@@ -51,7 +58,7 @@ class _CsvPlan:
     """Metric column -> field index; metrics absent from the file are not in it."""
 
 
-def _csv_plan(name: str, header: list[str], column: str | None, notes: list[str]) -> _CsvPlan:
+def _csv_plan(name: str, header: list[str], notes: list[str]) -> _CsvPlan:
     fields = tuple(field.strip() for field in header)
     lowered = tuple(field.lower() for field in fields)
     for position, field in enumerate(lowered):
@@ -62,17 +69,8 @@ def _csv_plan(name: str, header: list[str], column: str | None, notes: list[str]
     if "timestamp" not in lowered:
         raise InputFileError(name, "line 1", f"no 'timestamp' column in header {list(fields)}")
     mapped = list(lowered)
-    if column is not None:
-        extra = [i for i, field in enumerate(lowered) if field not in ("timestamp", "source", "is_anomaly")]
-        if len(extra) != 1:
-            raise InputFileError(
-                name,
-                "line 1",
-                f"--column needs a timestamp,value file; found value columns {[fields[i] for i in extra]}",
-            )
-        mapped[extra[0]] = column
-    elif "value" in lowered:
-        raise InputFileError(name, "line 1", "a 'value' column needs --column to say which metric it holds")
+    if "value" in lowered:
+        raise InputFileError(name, "line 1", SINGLE_SERIES.format(file=shlex.quote(name)))
     for position, field in enumerate(mapped):
         if field not in KNOWN_COLUMNS:
             raise InputFileError(
@@ -106,7 +104,6 @@ def read_csv_metrics(
     name: str,
     source: str | None,
     zone: tzinfo,
-    column: str | None,
     now: int,
     created_by: bytes,
     notes: list[str],
@@ -126,7 +123,7 @@ def read_csv_metrics(
         header = next(csv.reader([first]), None)
         if header is None or not any(field.strip() for field in header):
             raise InputFileError(name, "", "empty file (expected a header with a 'timestamp' column)")
-        plan = _csv_plan(name, header, column, notes)
+        plan = _csv_plan(name, header, notes)
         consumed = 1  # physical lines read so far
         done = 0
         while True:

@@ -299,14 +299,15 @@ def count_rows(conn: sqlite3.Connection, request: ExportRequest) -> int:
 
 
 @contextlib.contextmanager
-def write_atomically(path: Path) -> Iterator[TextIO]:
+def write_atomically(path: Path, *, force: bool = False) -> Iterator[TextIO]:
     """A text file that appears complete at `path` only when the block ends without error.
 
-    See `output_file.open_output`: an unpredictable temporary file (mode 0600) renamed over a new or
-    plain target; an existing FIFO, device or symbolic link (``/dev/stdout``) is written through instead.
+    See `output_file.open_output`: an unpredictable temporary file (mode 0600) moved to a new target, or
+    over a plain one with `force` (without it an existing file is refused); an existing FIFO, device or
+    symbolic link to one (``/dev/stdout``) is written through instead.
     """
     try:
-        with open_output(path) as handle:
+        with open_output(path, force=force) as handle:
             yield handle
     except OutputFileError as exc:
         raise ExportError(str(exc)) from None

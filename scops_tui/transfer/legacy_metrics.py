@@ -40,7 +40,6 @@ def read_json_metrics(
     name: str,
     source: str | None,
     zone: tzinfo,
-    column: str | None,
     now: int,
     created_by: bytes,
     notes: list[str],
@@ -58,8 +57,6 @@ def read_json_metrics(
         where = f"record {index}"
         if not isinstance(record, dict):
             raise InputFileError(name, where, f"expected an object, found {show(record)}")
-        if column is not None and "value" in record:
-            record = {(column if key == "value" else key): value for key, value in record.items()}
         unknown = sorted(set(record) - KNOWN_COLUMNS)
         if unknown:
             raise InputFileError(name, f"{where}, field {unknown[0]!r}", "not a metrics field")

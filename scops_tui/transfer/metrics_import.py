@@ -5,10 +5,12 @@
   are derived sums with no column: they are ignored (the report counts records where they differ
   from read + write / rx + tx). Absent ``load_15m``, ``error_rate``, ``anomaly_score`` stay NULL.
 * CSV: a ``timestamp`` column plus metric columns by name (the columns of ``scops-tui export metrics``
-  are all understood; ``id`` and ``created_by`` are ignored, ``created_at`` is kept when present), or
-  a ``timestamp,value`` series whose value column is stored as the metric named by ``column``. A
+  are all understood; ``id`` and ``created_by`` are ignored, ``created_at`` is kept when present). A
   required metric absent from the file is stored as 0 (the schema has no NULL for it) and the
   report says which; a nullable one stays NULL.
+* A single series (a ``timestamp,value`` file, or any file with ``column`` naming the metric it holds)
+  is refused: as metrics rows it would need every other metric made up. ``scops-tui detect FILE.csv``
+  scores such a series instead.
 * Naive timestamps are read in ``timezone`` (UTC by default) and stored as UTC epoch milliseconds
   (finer digits cut). A naive time that a daylight-saving change in ``timezone`` skips or repeats
   has no single UTC instant and is refused (the file can give it an offset).
@@ -27,6 +29,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 from datetime import UTC, tzinfo
 from pathlib import Path
@@ -34,7 +37,7 @@ from pathlib import Path
 from scops_tui.errors import InputFileError
 from scops_tui.store.database import transaction
 from scops_tui.store.timestamps import now_ms
-from scops_tui.transfer.csv_metrics import CHUNK_ROWS, read_csv_metrics
+from scops_tui.transfer.csv_metrics import CHUNK_ROWS, SINGLE_SERIES, read_csv_metrics
 from scops_tui.transfer.importer import ImportOptionError, ImportReport, Progress, check_option, show
 from scops_tui.transfer.legacy_metrics import read_json_metrics
 from scops_tui.transfer.metric_rows import FIELDS, VALUE_COLUMNS, MetricsWriter, record_labels
@@ -66,7 +69,7 @@ def import_metrics(
     writer = MetricsWriter(conn, path=name, unit="record" if fmt == "json" else "line")
     try:
         if fmt == "json":
-            rows = read_json_metrics(name, source, timezone, column, now, created_by, notes)
+            rows = read_json_metrics(name, source, timezone, now, created_by, notes)
 
             def locate_record(row_source: str, timestamp: int) -> int:
                 return next(i for i, row in enumerate(rows, start=1) if (row[1], row[0]) == (row_source, timestamp))
@@ -82,7 +85,7 @@ def import_metrics(
         else:
 
             def locate_line(row_source: str, timestamp: int) -> int:
-                for lines, chunk in read_csv_metrics(name, source, timezone, column, now, created_by, [], None):
+                for lines, chunk in read_csv_metrics(name, source, timezone, now, created_by, [], None):
                     for line, row in zip(lines, chunk, strict=True):
                         if (row[1], row[0]) == (row_source, timestamp):
                             return line
@@ -90,7 +93,7 @@ def import_metrics(
 
             writer.locate = locate_line
             with transaction(conn):
-                for lines, chunk in read_csv_metrics(name, source, timezone, column, now, created_by, notes, progress):
+                for lines, chunk in read_csv_metrics(name, source, timezone, now, created_by, notes, progress):
                     writer.write(chunk, lines)
                     chunk.clear()  # free this chunk's rows before the next one is built: peak memory is one chunk
                 if writer.submitted == 0:
@@ -115,8 +118,12 @@ def check_metrics_options(
     if fmt not in ("json", "csv"):
         raise ImportOptionError(f"unknown metrics format {show(fmt)} (expected json or csv)")
     check_option("--source", source)
-    if column is not None and column not in FIELDS:
-        raise ImportOptionError(f"--column {show(column)} is not a metric column (one of {', '.join(VALUE_COLUMNS)})")
+    if column is not None:
+        if column not in FIELDS:
+            raise ImportOptionError(
+                f"--column {show(column)} is not a metric column (one of {', '.join(VALUE_COLUMNS)})"
+            )
+        raise ImportOptionError(f"--column {column}: {SINGLE_SERIES.format(file=shlex.quote(os.fspath(path)))}")
     return fmt
 
 

@@ -1,8 +1,12 @@
 """Writing a file the user named with `--out` (export, detect) without ever touching a file they did not name.
 
-* A new path, or an existing plain file, is written atomically: a temporary file with an unpredictable
-  name is created exclusively (``tempfile.mkstemp``: ``O_CREAT|O_EXCL``, never through a link) in the
-  target's directory, filled, synced, then renamed over the target. It is mode 0600 whatever the umask
+* An existing file is never replaced unless the caller says so (`force`, the commands' ``--force``):
+  without it, a plain file (or a link to one) at the path is refused with one line, and a file that
+  appears there while the output is written is not overwritten either (the finished file is linked
+  into place, which fails if the name is taken).
+* A new path, or an existing plain file with `force`, is written atomically: a temporary file with an
+  unpredictable name is created exclusively (``tempfile.mkstemp``: ``O_CREAT|O_EXCL``, never through a
+  link) in the target's directory, filled, synced, then moved to the target. It is mode 0600 whatever the umask
   (exports hold host, process and user names and key hashes). On any failure it is removed and the
   target is left as it was.
 * An existing special file (a FIFO, a device such as ``/dev/full`` or ``/dev/null``) or a symbolic link
@@ -25,7 +29,7 @@ from typing import TextIO
 
 from scops_tui.errors import ScopsError
 
-__all__ = ["OutputFileError", "open_output"]
+__all__ = ["OutputFileError", "open_output", "refuse_existing"]
 
 FILE_MODE = 0o600
 
@@ -40,14 +44,46 @@ def _failure(path: Path, exc: OSError) -> OutputFileError:
     return OutputFileError(f"{path}: cannot write: {exc.strerror or exc}")
 
 
+def _exists_message(path: Path) -> str:
+    return f"{path} already exists (use --force to replace it)"
+
+
+def refuse_existing(path: Path, *, force: bool = False) -> None:
+    """Refuse, before any work, an output path whose file (or the file its link points to) would be replaced.
+
+    A FIFO or a device (``/dev/null``, a link to ``/dev/stdout``) is written through, not replaced, and
+    so is not refused; with `force` nothing is refused here.
+    """
+    try:
+        entry = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _failure(path, exc) from None
+    if stat.S_ISLNK(entry.st_mode) and entry.st_uid not in (os.geteuid(), 0):
+        raise OutputFileError(f"{path}: a symbolic link owned by another user; not followed")
+    if force:
+        return
+    try:
+        target = os.stat(path)
+    except FileNotFoundError:
+        return  # a new name, or a dangling link (refused when written)
+    except OSError as exc:
+        raise _failure(path, exc) from None
+    if stat.S_ISREG(target.st_mode):
+        raise OutputFileError(_exists_message(path))
+
+
 @contextlib.contextmanager
-def open_output(path: Path) -> Iterator[TextIO]:
+def open_output(path: Path, *, force: bool = False) -> Iterator[TextIO]:
     """A UTF-8 text handle for `path`: atomic for a new or plain file, written through for a special one.
 
-    The caller writes inside the block; the file is complete at `path` only when the block ends without
-    error. An exception in the block leaves a plain target as it was (a special one may have had part of
-    the output written to it).
+    Without `force`, an existing plain file (or a link to one) is refused, never replaced. The caller
+    writes inside the block; the file is complete at `path` only when the block ends without error. An
+    exception in the block leaves a plain target as it was (a special one may have had part of the
+    output written to it).
     """
+    refuse_existing(path, force=force)
     try:
         entry = os.lstat(path)
     except FileNotFoundError:
@@ -55,7 +91,7 @@ def open_output(path: Path) -> Iterator[TextIO]:
     except OSError as exc:
         raise _failure(path, exc) from None
     if entry is None or stat.S_ISREG(entry.st_mode):
-        with _atomic(path) as handle:
+        with _atomic(path, replace=force) as handle:
             yield handle
     else:
         with _through(path, entry) as handle:
@@ -63,7 +99,7 @@ def open_output(path: Path) -> Iterator[TextIO]:
 
 
 @contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[TextIO]:
+def _atomic(path: Path, *, replace: bool) -> Iterator[TextIO]:
     directory = path.parent
     if not directory.is_dir():
         raise OutputFileError(f"{path}: the directory {directory} does not exist")
@@ -84,7 +120,13 @@ def _atomic(path: Path) -> Iterator[TextIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        if replace:
+            os.replace(temporary, path)
+        else:
+            _move_without_replacing(temporary, path)
+    except OutputFileError:
+        temporary.unlink(missing_ok=True)
+        raise
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise _failure(path, exc) from None
@@ -92,6 +134,23 @@ def _atomic(path: Path) -> Iterator[TextIO]:
         temporary.unlink(missing_ok=True)
         raise
     _sync_directory(directory)
+
+
+def _move_without_replacing(temporary: Path, path: Path) -> None:
+    """Give the finished `temporary` the name `path` only if no file took that name meanwhile."""
+    try:
+        os.link(temporary, path, follow_symlinks=False)
+    except FileExistsError:
+        raise OutputFileError(_exists_message(path)) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        # A filesystem without hard links: check, then rename (a narrow window, no worse than `>`).
+        if os.path.lexists(path):
+            raise OutputFileError(_exists_message(path)) from None
+        os.replace(temporary, path)
+        return
+    temporary.unlink()
 
 
 @contextlib.contextmanager

@@ -137,7 +137,7 @@ def test_backup_during_a_live_recording(recording: subprocess.Popen[str], db_pat
     target = tmp_path / "live-backup.db"
     result = run_cli("--db", str(db_path), "db", "backup", str(target))
     assert result.returncode == 0, result.stderr
-    assert "verified" in result.stdout
+    assert "verified" in result.stderr and result.stdout.strip() == str(target)
     assert recording.poll() is None, "the recorder must keep running during the backup"
     check = run_cli("--db", str(target), "db", "check")
     assert check.returncode == 0, check.stderr

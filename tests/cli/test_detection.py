@@ -17,7 +17,7 @@ from scops_tui.cli.main import main
 from scops_tui.detection import review
 from scops_tui.detection.episodes import EpisodeSnapshot
 from scops_tui.store import database as store
-from tests.conftest import shared_file
+from tests.conftest import data_file
 
 SCOPS = [sys.executable, "-m", "scops_tui"]
 
@@ -62,7 +62,7 @@ def test_detect_scores_huge_finite_values_finite_without_warnings(tmp_path: Path
 
 
 def test_detect_on_a_nab_file(tmp_path: Path) -> None:
-    nab = shared_file("data", "nab", "data", "realKnownCause", "ambient_temperature_system_failure.csv")
+    nab = data_file("nab", "data", "realKnownCause", "ambient_temperature_system_failure.csv")
     out = tmp_path / "scored.csv"
     result = run_cli("detect", str(nab), "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -134,7 +134,7 @@ def test_legacy_records_are_scored_and_precision_recall_reported(capsys: pytest.
     from scops_tui.detection.detector import DEFAULT_THRESHOLD, score_series
     from scops_tui.store.timestamps import parse_timestamp
 
-    legacy = json.loads(shared_file("data", "legacy", "real_training_data.json").read_text())
+    legacy = json.loads(data_file("legacy", "real_training_data.json").read_text())
     assert len(legacy) == 145
     columns = ["cpu_usage", "memory_usage", "disk_usage", "load_1m", "load_5m"]
     stamps = [parse_timestamp(record["timestamp"]) for record in legacy]

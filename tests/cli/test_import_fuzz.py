@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from scops_tui.cli.main import main
 from scops_tui.store import database as store
-from tests.conftest import shared_file
+from tests.conftest import data_file
 from tests.transfer.helpers import database_fingerprint
 
 _DEEP = "__DEEP_{}__"
@@ -155,7 +155,7 @@ def _mutated_csv(draw: st.DrawFn, records: list[dict[str, Any]]) -> bytes:
 
 
 def _legacy(name: str) -> Any:
-    return json.loads(shared_file("data", "legacy", name).read_text())
+    return json.loads(data_file("legacy", name).read_text())
 
 
 _OPTIONS = {
@@ -204,7 +204,7 @@ def test_broken_imports_end_in_one_error_line_or_succeed(tmp_path: Path) -> None
     conn = store.open_database(base)
     conn.close()
     seeded = CliRunner().invoke(
-        main, ["--db", str(base), "import", "metrics", str(shared_file("data", "legacy", "real_training_data.json"))]
+        main, ["--db", str(base), "import", "metrics", str(data_file("legacy", "real_training_data.json"))]
     )
     assert seeded.exit_code == 0, seeded.output
     before = _fingerprint(base)

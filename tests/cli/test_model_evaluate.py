@@ -13,7 +13,7 @@ from scops_tui.detection import registry
 from scops_tui.detection.config import DetectorConfig
 from scops_tui.detection.quality import evaluate
 from scops_tui.store import database as store
-from tests.conftest import shared_file
+from tests.conftest import data_file
 
 
 def invoke(db_path: Path, *args: str) -> tuple[int, str]:
@@ -22,7 +22,7 @@ def invoke(db_path: Path, *args: str) -> tuple[int, str]:
 
 
 def import_legacy_metrics(db_path: Path) -> None:
-    code, output = invoke(db_path, "import", "metrics", str(shared_file("data", "legacy", "real_training_data.json")))
+    code, output = invoke(db_path, "import", "metrics", str(data_file("legacy", "real_training_data.json")))
     assert code == 0, output
 
 
@@ -44,7 +44,7 @@ def test_the_imported_labels_are_not_graded_against_themselves(db_path: Path) ->
 
 def test_a_deployed_rule_model_is_measured_against_the_imported_labels(db_path: Path) -> None:
     import_legacy_metrics(db_path)
-    code, output = invoke(db_path, "import", "model", str(shared_file("data", "legacy", "real_data_model.json")))
+    code, output = invoke(db_path, "import", "model", str(data_file("legacy", "real_data_model.json")))
     assert code == 0, output
     (rules,) = [v for v in versions(db_path) if v["kind"] == "rule_based"]
     assert invoke(db_path, "model", "deploy", str(rules["id"]))[0] == 0

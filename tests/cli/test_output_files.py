@@ -139,7 +139,7 @@ def test_the_output_file_is_private_whatever_the_umask(kind: str, inputs: tuple[
     replaced.write_text("old\n")
     replaced.chmod(0o644)
     for out in (fresh, replaced):
-        result = run(*COMMANDS[kind](db, series, out), umask=0)
+        result = run(*COMMANDS[kind](db, series, out), "--force", umask=0)
         assert result.returncode == 0, result.stderr
         assert out.read_text() == expected
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -177,3 +177,48 @@ def test_a_link_owned_by_another_user_is_not_followed(inputs: tuple[Path, Path],
     error = one_error_line(run(*COMMANDS["detect"](db, series, link)))
     assert "symbolic link owned by another user" in error
     assert victim.read_text() == "precious\n" and link.is_symlink()
+
+
+@pytest.mark.parametrize("kind", sorted(COMMANDS))
+def test_an_existing_file_is_refused_without_force_and_replaced_with_it(
+    kind: str, inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`--out` never replaces a file by surprise: one line naming it and --force, the file as it was."""
+    db, series = inputs
+    expected = to_stdout(kind, db, series)
+    out = tmp_path / "kept.csv"
+    out.write_text("precious\n")
+    error = one_error_line(run(*COMMANDS[kind](db, series, out)))
+    assert f"{out} already exists (use --force to replace it)" in error
+    assert out.read_text() == "precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    forced = run(*COMMANDS[kind](db, series, out), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_text() == expected
+
+
+@pytest.mark.parametrize("kind", sorted(COMMANDS))
+def test_a_link_to_an_existing_file_is_refused_without_force(
+    kind: str, inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A link to a plain file would overwrite that file: refused like the file itself."""
+    db, series = inputs
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    link = tmp_path / "out.csv"
+    link.symlink_to(victim)
+    error = one_error_line(run(*COMMANDS[kind](db, series, link)))
+    assert "already exists" in error
+    assert victim.read_text() == "precious\n" and link.is_symlink()
+
+
+def test_a_file_that_appears_while_writing_is_not_overwritten(tmp_path: Path) -> None:
+    """The finished output is linked into place, never renamed over a file another process made meanwhile."""
+    from scops_tui.transfer.output_file import OutputFileError, open_output
+
+    out = tmp_path / "race.csv"
+    with pytest.raises(OutputFileError, match="already exists"), open_output(out) as handle:
+        handle.write("mine\n")
+        out.write_text("theirs\n")
+    assert out.read_text() == "theirs\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -60,7 +60,7 @@ def test_init_server_then_sync_then_status(pg_url: str) -> None:
     assert "CREATE ROLE scops_host_" in init.stdout and "INSERT INTO sync_host_roles" in init.stdout
     assert "0003_row_level_security" in init.stderr
     again = run_cli("sync", "--init-server", "--url", pg_url)
-    assert "already at scops-tui schema version 4" in again.stderr
+    assert "already at scops-tui schema version 5" in again.stderr
     pushed = run_cli("sync", "--url", pg_url, "--batch-size", "50")
     assert pushed.returncode == 0, pushed.stderr
     assert "synced 133 rows" in pushed.stdout and "metrics" in pushed.stdout
@@ -101,7 +101,7 @@ def test_config_file_pg_url_must_be_private(scops_home: Path, database: Path) ->
     assert reached.returncode == 3 and "hunter2" not in reached.stderr and "scops:***@" in reached.stderr
     shown = run_cli("config", "--json")
     assert "hunter2" not in shown.stdout
-    assert json.loads(shown.stdout)["settings"]["pg_url"]["value"] == "postgresql://scops:***@127.0.0.1:1/scops"
+    assert json.loads(shown.stdout)["pg_url"]["value"] == "postgresql://scops:***@127.0.0.1:1/scops"
     assert "hunter2" not in run_cli("config").stdout
 
 
@@ -114,21 +114,83 @@ def test_dry_run_and_no_target() -> None:
     assert missing.returncode == 2 and "no sync target" in missing.stderr
 
 
-@pytest.mark.usefixtures("database")
-def test_watch_keeps_retrying_an_unreachable_server_and_stops_cleanly_on_sigterm() -> None:
+def _watch_until(url: str, wanted: str, count: int) -> tuple[int, str]:
+    """Run `sync --watch` until `count` stderr lines hold `wanted`, stop it with SIGTERM; exit status, stderr."""
     import signal
-    import time
 
     process = subprocess.Popen(
-        [*SCOPS, "sync", "--watch", "--url", DEAD], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*SCOPS, "sync", "--watch", "--interval", "0.2", "--url", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    time.sleep(2.0)
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
+    assert process.stderr is not None
+    seen: list[str] = []
+    try:
+        for line in process.stderr:
+            seen.append(line)
+            if sum(wanted in item for item in seen) >= count:
+                break
+        process.send_signal(signal.SIGTERM)
+        _out, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    return process.returncode, "".join(seen) + rest
+
+
+@pytest.mark.usefixtures("database")
+def test_watch_that_never_succeeded_retries_then_exits_non_zero_saying_how_many_runs_failed() -> None:
+    code, err = _watch_until(DEAD, "retrying in", 3)
     retries = [line for line in err.splitlines() if "retrying in" in line]
     assert len(retries) >= 3 and all("cannot reach sync target" in line for line in retries)
-    assert "hunter2" not in out + err and "sync stopped after 0 successful run(s)" in err
+    assert code == 3, err
+    assert "hunter2" not in err
+    failed = len(retries)
+    assert f"sync stopped after 0 successful run(s), {failed} failed" in err
+    summary = f"scops-tui: error: sync --watch never succeeded: all {failed} run(s) failed; last error: cannot"
+    assert err.strip().splitlines()[-1].startswith(summary)
+
+
+@pytest.mark.usefixtures("database")
+def test_watch_that_synced_exits_0_when_stopped(pg_server: str) -> None:
+    code, err = _watch_until(pg_server, "synced", 1)
+    assert code == 0, err
+    assert "sync stopped after " in err and "successful run(s)" in err and "failed" not in err
+    assert "scops-tui: error" not in err
+
+
+def test_init_server_on_a_missing_database_is_exit_2_with_a_createdb_hint(database: Path) -> None:
+    url = pg.url_for("scops_no_such_database_x")
+    result = run_cli("sync", "--init-server", "--url", url)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith('scops-tui: error: database "scops_no_such_database_x" does not exist on ')
+    host = psycopg_params(url)
+    assert f"createdb -h {host['host']} -p {host['port']}" in lines[0] and "scops_no_such_database_x`" in lines[0]
+    assert "cannot reach" not in lines[0]
+    plain = run_cli("sync", "--url", url)
+    assert plain.returncode == 2 and "createdb" in plain.stderr
+
+
+@pytest.mark.usefixtures("database")
+def test_dry_run_needs_no_target(scops_home: Path) -> None:
+    """No --url, no SCOPS_PG_URL, no config, no libpq variables: the dry run still counts what is pending."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "SCOPS_"))}
+    env["SCOPS_HOME"] = str(scops_home)
+    dry = run_cli("sync", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "would send 133 rows for (no target configured)" in dry.stdout
+    as_json = run_cli("sync", "--dry-run", "--json", env=env)
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)["dry_run"] is True
+
+
+def test_dry_run_creates_no_database(tmp_path: Path) -> None:
+    missing = tmp_path / "none" / "scops.db"
+    result = run_cli("--db", str(missing), "sync", "--dry-run", "--url", DEAD)
+    assert result.returncode == 1 and result.stderr.startswith("scops-tui: error: no database at")
+    assert not missing.parent.exists()
 
 
 def _poison_one_metric(path: Path) -> int:
@@ -213,3 +275,10 @@ def psycopg_dbname(url: str) -> str:
     import psycopg
 
     return str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+
+
+def psycopg_params(url: str) -> dict[str, str]:
+    import psycopg
+
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    return {"host": str(params.get("host")), "port": str(params.get("port"))}

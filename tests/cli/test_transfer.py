@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from scops_tui.cli.main import main
 from scops_tui.store import database as store
-from tests.conftest import shared_file
+from tests.conftest import data_file
 
 
 def _run(db: Path, *args: str) -> tuple[int, str, str]:
@@ -18,15 +19,15 @@ def _run(db: Path, *args: str) -> tuple[int, str, str]:
 
 
 def test_import_legacy_files_then_again(db_path: Path) -> None:
-    metrics = str(shared_file("data", "legacy", "real_training_data.json"))
+    metrics = str(data_file("legacy", "real_training_data.json"))
     code, out, _err = _run(db_path, "import", "metrics", metrics)
     assert code == 0 and "145 new rows, 0 already present" in out and "10 labelled anomalies" in out
     code, out, _err = _run(db_path, "import", "metrics", metrics)
     assert code == 0 and "0 new rows, 145 already present" in out
     for name in ("real_data_model.json", "production_model.json"):
-        code, out, _err = _run(db_path, "import", "model", str(shared_file("data", "legacy", name)))
+        code, out, _err = _run(db_path, "import", "model", str(data_file("legacy", name)))
         assert code == 0 and "1 new model versions" in out
-    code, out, _err = _run(db_path, "import", "api-keys", str(shared_file("data", "legacy", "api_keys_db.json")))
+    code, out, _err = _run(db_path, "import", "api-keys", str(data_file("legacy", "api_keys_db.json")))
     assert code == 0 and "3 new API keys" in out
     conn = store.open_database(db_path)
     try:
@@ -57,7 +58,7 @@ def test_unknown_timezone_and_extension(db_path: Path, tmp_path: Path) -> None:
 
 
 def test_export_to_stdout_and_file(db_path: Path, tmp_path: Path) -> None:
-    _run(db_path, "import", "metrics", str(shared_file("data", "legacy", "real_training_data.json")))
+    _run(db_path, "import", "metrics", str(data_file("legacy", "real_training_data.json")))
     code, out, _err = _run(db_path, "export", "metrics", "--format", "jsonl", "--columns", "timestamp,is_anomaly")
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
@@ -69,11 +70,11 @@ def test_export_to_stdout_and_file(db_path: Path, tmp_path: Path) -> None:
 
 
 def test_export_errors_are_one_line(db_path: Path) -> None:
-    _run(db_path, "import", "metrics", str(shared_file("data", "legacy", "real_training_data.json")))
+    _run(db_path, "import", "metrics", str(data_file("legacy", "real_training_data.json")))
     for args, needle in (
         (["export", "nope"], "unknown table"),
         (["export", "metrics", "--columns", "id,nope"], "no column 'nope'"),
-        (["export", "metrics", "--since", "soon"], "--since 'soon'"),
+        (["export", "metrics", "--since", "soon"], "--since: 'soon'"),
     ):
         code, _out, err = _run(db_path, *args)
         assert code != 0 and needle in err and err.count("\n") == 1
@@ -97,7 +98,7 @@ def _one_error_line(code: int, out: str, err: str) -> str:
 
 def test_failed_import_leaves_no_database_behind(tmp_path: Path) -> None:
     db = tmp_path / "new" / "deeper" / "scops.db"
-    legacy = str(shared_file("data", "legacy", "real_training_data.json"))
+    legacy = str(data_file("legacy", "real_training_data.json"))
     clash = tmp_path / "clash.csv"
     clash.write_text("timestamp,cpu_usage\n2024-01-01T00:00:00Z,1\n2024-01-01T00:00:00Z,2\n")
     broken = tmp_path / "broken.json"
@@ -109,7 +110,7 @@ def test_failed_import_leaves_no_database_behind(tmp_path: Path) -> None:
         ["import", "metrics", str(broken)],
         ["import", "model", str(broken)],
         ["import", "api-keys", str(broken)],
-        ["import", "model", str(shared_file("data", "legacy", "real_data_model.json")), "--name", "\udcff"],
+        ["import", "model", str(data_file("legacy", "real_data_model.json")), "--name", "\udcff"],
     ):
         _one_error_line(*_run(db, *args))
         assert not (tmp_path / "new").exists(), args
@@ -121,7 +122,7 @@ def test_failed_import_leaves_no_database_behind(tmp_path: Path) -> None:
 
 
 def test_inputs_that_used_to_print_tracebacks_are_one_line(db_path: Path, tmp_path: Path) -> None:
-    legacy = shared_file("data", "legacy")
+    legacy = data_file("legacy")
     _run(db_path, "import", "metrics", str(legacy / "real_training_data.json"))
     before = _fingerprint(db_path)
     record = json.loads((legacy / "real_training_data.json").read_text())[0]
@@ -153,3 +154,20 @@ def test_inputs_that_used_to_print_tracebacks_are_one_line(db_path: Path, tmp_pa
         err = _one_error_line(*_run(db_path, "import", *args))
         assert needle in err, (args, err)
         assert _fingerprint(db_path) == before, args
+
+
+def test_a_single_series_import_is_refused_with_what_to_run_instead(tmp_path: Path) -> None:
+    """`import metrics FILE --column cpu_usage` stores no made-up metrics: one line pointing at `detect`."""
+    from tests.cli.seed import run_installed
+
+    series = tmp_path / "cpu.csv"
+    series.write_text("timestamp,value\n2024-01-01 00:00:00,12.5\n")
+    db = tmp_path / "new.db"
+    env = {**os.environ, "SCOPS_DB": str(db)}
+    result = run_installed("import", "metrics", str(series), "--column", "cpu_usage", env=env)
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert f"score it with `scops-tui detect {series}`" in result.stderr
+    assert not db.exists()
+    scored = run_installed("detect", str(series), env=env)
+    assert scored.returncode == 0 and scored.stdout.startswith("timestamp,value,anomaly_score")

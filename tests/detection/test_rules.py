@@ -10,7 +10,7 @@ from scops_tui.detection import registry, rules
 from scops_tui.detection.quality import evaluate
 from scops_tui.errors import ScopsError
 from scops_tui.transfer import metrics_import
-from tests.conftest import shared_file
+from tests.conftest import data_file
 from tests.transfer.helpers import import_legacy_models, legacy_records, system_user
 
 
@@ -45,9 +45,7 @@ def test_rule_scores_on_the_legacy_data_against_its_labels(conn: sqlite3.Connect
         counts[(rules.score_with_thresholds(real, sample).anomaly, bool(record["is_anomaly"]))] += 1
     # The shipped data does not reproduce the legacy file's own figures (TP 10, FP 21): it gives these.
     assert counts == {(True, True): 3, (True, False): 6, (False, True): 7, (False, False): 129}
-    metrics_import.import_metrics(
-        conn, shared_file("data", "legacy", "real_training_data.json"), created_by=system_user(conn)
-    )
+    metrics_import.import_metrics(conn, data_file("legacy", "real_training_data.json"), created_by=system_user(conn))
     assert rules.evaluate_rules(conn, real.id, "historical_data", system_user(conn)) == 145
     assert rules.evaluate_rules(conn, real.id, "historical_data", system_user(conn)) == 0
     quality = evaluate(conn, real.id).samples
@@ -56,9 +54,7 @@ def test_rule_scores_on_the_legacy_data_against_its_labels(conn: sqlite3.Connect
 
 
 def test_score_refuses_a_non_rule_version(conn: sqlite3.Connection) -> None:
-    metrics_import.import_metrics(
-        conn, shared_file("data", "legacy", "real_training_data.json"), created_by=system_user(conn)
-    )
+    metrics_import.import_metrics(conn, data_file("legacy", "real_training_data.json"), created_by=system_user(conn))
     labels = registry.list_versions(conn)[0]
     with pytest.raises(ScopsError, match="cannot score"):
         rules.score_with_thresholds(labels, {})

@@ -165,3 +165,39 @@ def test_prune_rejects_a_non_positive_age(conn: sqlite3.Connection, db_path: Pat
     for days in (0, -1, float("nan")):
         with pytest.raises(DatabaseError, match="positive"):
             maintenance.prune_database(db_path, days)
+
+
+def test_status_newest_row_is_the_newest_sample_not_the_newest_write(conn: sqlite3.Connection, db_path: Path) -> None:
+    """A later write elsewhere (a user edited, rows imported today) does not move `newest row`."""
+    fill(conn, [NOW - DAY_MS, NOW - DAY_MS + 5000])
+    conn.execute("UPDATE users SET updated_at = ?", (NOW + 5 * DAY_MS,))
+    conn.execute("UPDATE metrics SET created_at = ?", (NOW + 6 * DAY_MS,))
+    assert maintenance.database_status(db_path).newest_row_ms == NOW - DAY_MS + 5000
+
+
+def test_status_of_a_database_without_samples_has_no_newest_row(conn: sqlite3.Connection, db_path: Path) -> None:
+    assert maintenance.database_status(db_path).newest_row_ms is None
+
+
+def test_backup_names_sort_by_time_and_keep_never_deletes_the_new_one(tmp_path: Path) -> None:
+    """`scops-YYYYMMDDTHHMMSSZ.db`, `-2` within one second; pruning keeps the newest and the one just made."""
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    first = maintenance.backup_path(folder, NOW)
+    assert first.name == "scops-20270115T080000Z.db"
+    first.write_bytes(b"")
+    second = maintenance.backup_path(folder, NOW)
+    assert second.name == "scops-20270115T080000Z-2.db"
+    second.write_bytes(b"")
+    later = maintenance.backup_path(folder, NOW + DAY_MS)
+    later.write_bytes(b"")
+    (folder / "notes.txt").write_text("mine")
+    assert maintenance.named_backups(folder) == [first, second, later]
+    # A clock that stepped back named the newest backup before the others: it still survives.
+    stepped_back = maintenance.backup_path(folder, NOW - DAY_MS)
+    stepped_back.write_bytes(b"")
+    removed = maintenance.prune_backups(folder, 2, just_made=stepped_back)
+    assert removed == [first, second]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([stepped_back.name, later.name, "notes.txt"])
+    with pytest.raises(DatabaseError, match="at least 1"):
+        maintenance.prune_backups(folder, 0)

@@ -39,8 +39,13 @@ def test_init_server_upgrades_an_older_server_schema(
         patched.setattr(migrations, "schema_dir", lambda dialect: older)
         assert init_server(resolve_target(pg_url)) == (["0001_eight_tables"], 1)
     applied, version = init_server(resolve_target(pg_url))
-    assert applied == ["0002_rollup_and_views", "0003_row_level_security", "0004_no_side_channels"]
-    assert version == 4 and scalar(pg_url, "SELECT count(*) FROM schema_migrations") == 4
+    assert applied == [
+        "0002_rollup_and_views",
+        "0003_row_level_security",
+        "0004_no_side_channels",
+        "0005_summaries_and_units",
+    ]
+    assert version == 5 and scalar(pg_url, "SELECT count(*) FROM schema_migrations") == 5
 
 
 def test_a_server_newer_than_the_program_is_refused(db_path: Path, pg_server: str) -> None:

@@ -24,8 +24,9 @@ def test_watch_retries_with_backoff_and_stops_on_the_event(db_path: Path) -> Non
         if len(waits) == 4:
             stop.set()
 
-    runs = watch_sync(db_path, resolve_target("postgresql://u:hunter2@127.0.0.1:1/x"), stop, on_error=failed)
-    assert runs == 0 and len(waits) == 4
+    outcome = watch_sync(db_path, resolve_target("postgresql://u:hunter2@127.0.0.1:1/x"), stop, on_error=failed)
+    assert outcome.runs == 0 and outcome.failures == 4 and len(waits) == 4
+    assert outcome.last_error is not None and "cannot reach" in outcome.last_error
     assert 0.125 <= waits[0] <= 0.25 and 1.0 <= waits[3] <= 2.0
 
 
@@ -41,5 +42,6 @@ def test_watch_syncs_until_stopped(conn: sqlite3.Connection, db_path: Path, pg_s
         else:
             stop.set()
 
-    assert watch_sync(db_path, resolve_target(pg_server), stop, interval=0.05, on_report=reported) == 2
+    outcome = watch_sync(db_path, resolve_target(pg_server), stop, interval=0.05, on_report=reported)
+    assert (outcome.runs, outcome.failures, outcome.last_error) == (2, 0, None)
     assert reports[1].tables["metrics"].inserted == 5

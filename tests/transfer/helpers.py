@@ -11,7 +11,7 @@ from pathlib import Path
 from scops_tui.detection import registry
 from scops_tui.store import database as store
 from scops_tui.transfer import legacy_models
-from tests.conftest import shared_file
+from tests.conftest import data_file
 
 
 def system_user(conn: sqlite3.Connection) -> bytes:
@@ -30,7 +30,7 @@ def database_fingerprint(conn: sqlite3.Connection) -> tuple[dict[str, int], str]
 
 def legacy_records() -> list[dict[str, object]]:
     """The records of the legacy metrics file."""
-    records: list[dict[str, object]] = json.loads(shared_file("data", "legacy", "real_training_data.json").read_text())
+    records: list[dict[str, object]] = json.loads(data_file("legacy", "real_training_data.json").read_text())
     return records
 
 
@@ -43,5 +43,5 @@ def write_json(path: Path, document: object) -> Path:
 def import_legacy_models(conn: sqlite3.Connection) -> list[registry.ModelVersion]:
     """Import both legacy model files; return their rule-based versions."""
     for name in ("real_data_model.json", "production_model.json"):
-        legacy_models.import_models(conn, shared_file("data", "legacy", name), created_by=system_user(conn))
+        legacy_models.import_models(conn, data_file("legacy", name), created_by=system_user(conn))
     return [v for v in registry.list_versions(conn) if v.kind == "rule_based"]

@@ -11,27 +11,39 @@ from hypothesis import strategies as st
 
 from scops_tui.errors import InputFileError
 from scops_tui.transfer import csv_metrics, metrics_import
+from scops_tui.transfer.importer import ImportOptionError
 from tests.transfer.helpers import database_fingerprint, system_user
 
 
-def test_csv_timestamp_value_series_goes_to_the_named_column(conn: sqlite3.Connection, tmp_path: Path) -> None:
-    path = tmp_path / "cpu.csv"
-    path.write_text("timestamp,value\n2024-01-01 00:00:00,12.5\n2024-01-01T00:05:00Z,99.99\n\n")
-    report = metrics_import.import_metrics(conn, path, created_by=system_user(conn), column="cpu_usage", source="nab")
-    assert report.added == 2
-    assert "stored as 0" in report.summary()
-    rows = conn.execute(
-        "SELECT timestamp, source, cpu_usage, memory_usage, load_15m FROM metrics ORDER BY id"
-    ).fetchall()
-    assert rows == [(1704067200000, "nab", 1250, 0, None), (1704067500000, "nab", 9999, 0, None)]
-    assert conn.execute("SELECT count(*) FROM model_predictions").fetchone() == (0,)  # CSV: no labels by default
+@pytest.mark.parametrize("column", ["cpu_usage", "memory_usage"])
+def test_a_single_series_is_refused_not_stored_with_made_up_metrics(
+    conn: sqlite3.Connection, tmp_path: Path, column: str
+) -> None:
+    """`--column` would store zeros for every other metric: refused before the file is read, saying what to run."""
+    path = tmp_path / "cpu series.csv"
+    path.write_text("timestamp,value\n2024-01-01 00:00:00,12.5\n2024-01-01T00:05:00Z,99.99\n")
+    before = database_fingerprint(conn)
+    with pytest.raises(ImportOptionError) as caught:
+        metrics_import.import_metrics(conn, path, created_by=system_user(conn), column=column, source="nab")
+    message = str(caught.value)
+    assert message.startswith(f"--column {column}: a timestamp,value file is a single series")
+    assert f"score it with `scops-tui detect '{path}'`" in message
+    assert database_fingerprint(conn) == before
 
 
-def test_csv_value_column_without_column_option_is_refused(conn: sqlite3.Connection, tmp_path: Path) -> None:
+def test_csv_value_column_is_refused_as_a_single_series(conn: sqlite3.Connection, tmp_path: Path) -> None:
     path = tmp_path / "v.csv"
     path.write_text("timestamp,value\n2024-01-01 00:00:00,1\n")
-    with pytest.raises(InputFileError, match="needs --column"):
+    with pytest.raises(InputFileError, match=r"single series.*scops-tui detect"):
         metrics_import.import_metrics(conn, path, created_by=system_user(conn))
+    assert conn.execute("SELECT count(*) FROM metrics").fetchone() == (0,)
+
+
+def test_an_unknown_column_name_is_still_named(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    path = tmp_path / "v.csv"
+    path.write_text("timestamp,value\n2024-01-01 00:00:00,1\n")
+    with pytest.raises(ImportOptionError, match="'nope' is not a metric column"):
+        metrics_import.import_metrics(conn, path, created_by=system_user(conn), column="nope")
 
 
 def test_csv_error_in_a_later_chunk_rolls_back_everything(

@@ -17,7 +17,7 @@ from scops_tui.store import database as store
 from scops_tui.store.records import MetricRecord
 from scops_tui.transfer import csv_metrics, export, legacy_keys, legacy_models, metrics_import
 from scops_tui.transfer.export import ExportError, ExportRequest
-from tests.conftest import shared_file
+from tests.conftest import data_file
 
 _DATA_COLUMNS = [c for c in store.METRIC_COLUMNS if c != "created_by"]
 
@@ -59,9 +59,7 @@ def _seed(conn: sqlite3.Connection) -> None:
 
 def test_metrics_csv_round_trip_gives_the_same_rows(conn: sqlite3.Connection, tmp_path: Path) -> None:
     _seed(conn)
-    metrics_import.import_metrics(
-        conn, shared_file("data", "legacy", "real_training_data.json"), created_by=_system(conn)
-    )
+    metrics_import.import_metrics(conn, data_file("legacy", "real_training_data.json"), created_by=_system(conn))
     path = tmp_path / "metrics.csv"
     with export.write_atomically(path) as handle:
         assert export.export_table(conn, ExportRequest("metrics"), handle) == 155
@@ -121,7 +119,7 @@ def test_jsonl_and_json_hold_typed_values(conn: sqlite3.Connection) -> None:
 
 
 def test_json_columns_nest_and_uuids_are_text(conn: sqlite3.Connection) -> None:
-    legacy_models.import_models(conn, shared_file("data", "legacy", "real_data_model.json"), created_by=_system(conn))
+    legacy_models.import_models(conn, data_file("legacy", "real_data_model.json"), created_by=_system(conn))
     (version,) = [json.loads(line) for line in _export(conn, "ml_model_versions", "jsonl").splitlines()]
     assert version["thresholds"]["cpu_usage"] == pytest.approx(12.12902475938089)
     assert version["model_config"]["legacy_model_type"] == "rule_based_real_data"
@@ -131,7 +129,7 @@ def test_json_columns_nest_and_uuids_are_text(conn: sqlite3.Connection) -> None:
 
 
 def test_api_keys_export_holds_no_key(conn: sqlite3.Connection) -> None:
-    path = shared_file("data", "legacy", "api_keys_db.json")
+    path = data_file("legacy", "api_keys_db.json")
     keys = json.loads(path.read_text())
     legacy_keys.import_api_keys(conn, path, created_by=_system(conn))
     for file_format in export.FORMATS:
@@ -198,12 +196,15 @@ def test_atomic_file_appears_only_when_complete(tmp_path: Path) -> None:
     tmp_path.mkdir()
     target = tmp_path / "out.csv"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError), export.write_atomically(target) as handle:
+    with pytest.raises(RuntimeError), export.write_atomically(target, force=True) as handle:
         handle.write("partial")
         raise RuntimeError("interrupted")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
-    with export.write_atomically(target) as handle:
+    with pytest.raises(ExportError, match="already exists"), export.write_atomically(target) as handle:
+        handle.write("new\n")
+    assert target.read_text() == "old\n"
+    with export.write_atomically(target, force=True) as handle:
         handle.write("new\n")
     assert target.read_text() == "new\n"
     with pytest.raises(ExportError, match="does not exist"), export.write_atomically(tmp_path / "no" / "x.csv"):

@@ -12,7 +12,7 @@ import pytest
 from scops_tui.errors import InputFileError
 from scops_tui.store import database as store
 from scops_tui.transfer import importer, legacy_keys, legacy_models, metrics_import
-from tests.conftest import shared_file
+from tests.conftest import data_file
 from tests.transfer.helpers import legacy_records, system_user, write_json
 
 
@@ -47,9 +47,9 @@ def test_lone_surrogates_are_refused_where_they_are(conn: sqlite3.Connection, tm
         metrics_import.import_metrics(conn, write_json(tmp_path / "s.json", records), created_by=system_user(conn))
     with pytest.raises(importer.ImportOptionError, match=r"--source: .*lone surrogate"):
         metrics_import.import_metrics(
-            conn, shared_file("data", "legacy", "real_training_data.json"), created_by=system_user(conn), source=lone
+            conn, data_file("legacy", "real_training_data.json"), created_by=system_user(conn), source=lone
         )
-    model = json.loads(shared_file("data", "legacy", "real_data_model.json").read_text())
+    model = json.loads(data_file("legacy", "real_data_model.json").read_text())
     with pytest.raises(InputFileError, match=r"field 'version': .*lone surrogate"):
         legacy_models.import_models(
             conn, write_json(tmp_path / "v.json", {**model, "version": lone}), created_by=system_user(conn)
@@ -60,7 +60,7 @@ def test_lone_surrogates_are_refused_where_they_are(conn: sqlite3.Connection, tm
         )
     with pytest.raises(importer.ImportOptionError, match=r"--name: .*lone surrogate"):
         legacy_models.import_models(
-            conn, shared_file("data", "legacy", "real_data_model.json"), created_by=system_user(conn), name=lone
+            conn, data_file("legacy", "real_data_model.json"), created_by=system_user(conn), name=lone
         )
     keys = {"ab" * 32: {"name": f"ops{lone}", "level": "read", "created": "2025-01-01T00:00:00"}}
     with pytest.raises(InputFileError, match=r"record 1 \(key sha256 \w+\.\.\.\), field 'name': .*lone surrogate"):

@@ -11,7 +11,7 @@ import pytest
 from scops_tui.errors import InputFileError
 from scops_tui.store import database as store
 from scops_tui.transfer import legacy_keys, legacy_models, metrics_import
-from tests.conftest import shared_file
+from tests.conftest import data_file
 from tests.transfer.helpers import legacy_records, system_user, write_json
 
 
@@ -50,7 +50,7 @@ def test_huge_integer_literals_are_refused_by_field(conn: sqlite3.Connection, tm
     path.write_text(f'[{record[:-1]}, "load_15m": 1{"0" * 5000}}}]')  # past Python's int-parsing limit
     with pytest.raises(InputFileError, match="record 1, field 'load_15m'"):
         metrics_import.import_metrics(conn, path, created_by=system_user(conn))
-    model = json.loads(shared_file("data", "legacy", "real_data_model.json").read_text())
+    model = json.loads(data_file("legacy", "real_data_model.json").read_text())
     model["thresholds"]["cpu_threshold"] = 10**400
     with pytest.raises(InputFileError, match=r"field 'thresholds\.cpu_threshold'"):
         legacy_models.import_models(conn, write_json(tmp_path / "m.json", model), created_by=system_user(conn))
@@ -58,7 +58,7 @@ def test_huge_integer_literals_are_refused_by_field(conn: sqlite3.Connection, tm
 
 @pytest.mark.parametrize("depth", [40, 981, 982, 983, 5000])
 def test_deeply_nested_model_files_are_refused(conn: sqlite3.Connection, tmp_path: Path, depth: int) -> None:
-    model = json.dumps(json.loads(shared_file("data", "legacy", "real_data_model.json").read_text()))
+    model = json.dumps(json.loads(data_file("legacy", "real_data_model.json").read_text()))
     path = tmp_path / "deep.json"
     path.write_text(model[:-1] + ', "extra": ' + "[" * depth + "]" * depth + "}")
     with pytest.raises(InputFileError, match="nested more than 32 levels deep"):

@@ -12,12 +12,12 @@ import pytest
 
 from scops_tui.errors import InputFileError
 from scops_tui.transfer import legacy_keys
-from tests.conftest import shared_file
+from tests.conftest import data_file
 from tests.transfer.helpers import system_user
 
 
 def test_api_keys_store_only_hashes(conn: sqlite3.Connection, db_path: Path) -> None:
-    path = shared_file("data", "legacy", "api_keys_db.json")
+    path = data_file("legacy", "api_keys_db.json")
     keys: dict[str, dict[str, object]] = json.loads(path.read_text())
     report = legacy_keys.import_api_keys(conn, path, created_by=system_user(conn))
     assert report.added == 3

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from scops_tui.errors import InputFileError
 from scops_tui.transfer import metrics_import
-from tests.conftest import shared_file
+from tests.conftest import data_file
 from tests.transfer.helpers import database_fingerprint, legacy_records, system_user
 
 
 def test_legacy_metrics_give_145_rows_with_10_flagged(conn: sqlite3.Connection) -> None:
-    path = shared_file("data", "legacy", "real_training_data.json")
+    path = data_file("legacy", "real_training_data.json")
     report = metrics_import.import_metrics(conn, path, created_by=system_user(conn))
     assert (report.added, report.present) == (145, 0)
     assert conn.execute("SELECT count(*), sum(is_anomaly) FROM metrics").fetchone() == (145, 10)
@@ -38,7 +38,7 @@ def test_legacy_metrics_give_145_rows_with_10_flagged(conn: sqlite3.Connection) 
 
 
 def test_reimport_adds_nothing_and_says_so(conn: sqlite3.Connection) -> None:
-    path = shared_file("data", "legacy", "real_training_data.json")
+    path = data_file("legacy", "real_training_data.json")
     metrics_import.import_metrics(conn, path, created_by=system_user(conn))
     before = database_fingerprint(conn)
     report = metrics_import.import_metrics(conn, path, created_by=system_user(conn))
@@ -48,7 +48,7 @@ def test_reimport_adds_nothing_and_says_so(conn: sqlite3.Connection) -> None:
 
 
 def test_naive_timestamps_are_read_in_the_given_zone(conn: sqlite3.Connection) -> None:
-    path = shared_file("data", "legacy", "real_training_data.json")
+    path = data_file("legacy", "real_training_data.json")
     metrics_import.import_metrics(
         conn, path, created_by=system_user(conn), timezone=ZoneInfo("Europe/Berlin"), source="berlin"
     )
@@ -135,9 +135,7 @@ def test_broken_files_fail_clearly_and_change_nothing(
     data, expected_where = case
     path = tmp_path / "broken.json"
     path.write_bytes(data)
-    metrics_import.import_metrics(
-        conn, shared_file("data", "legacy", "real_training_data.json"), created_by=system_user(conn)
-    )
+    metrics_import.import_metrics(conn, data_file("legacy", "real_training_data.json"), created_by=system_user(conn))
     before = database_fingerprint(conn)
     with pytest.raises(InputFileError) as caught:
         metrics_import.import_metrics(conn, path, created_by=system_user(conn), source="broken")

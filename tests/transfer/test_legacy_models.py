@@ -11,7 +11,7 @@ import pytest
 
 from scops_tui.errors import InputFileError
 from scops_tui.transfer import legacy_models
-from tests.conftest import shared_file
+from tests.conftest import data_file
 from tests.transfer.helpers import database_fingerprint, import_legacy_models, system_user
 
 
@@ -37,14 +37,14 @@ def test_model_reimport_adds_nothing(conn: sqlite3.Connection) -> None:
     import_legacy_models(conn)
     before = database_fingerprint(conn)
     report = legacy_models.import_models(
-        conn, shared_file("data", "legacy", "production_model.json"), created_by=system_user(conn)
+        conn, data_file("legacy", "production_model.json"), created_by=system_user(conn)
     )
     assert (report.added, report.present) == (0, 1)
     assert database_fingerprint(conn) == before
 
 
 def test_unknown_model_type_is_refused_not_dropped(conn: sqlite3.Connection, tmp_path: Path) -> None:
-    document = json.loads(shared_file("data", "legacy", "real_data_model.json").read_text())
+    document = json.loads(data_file("legacy", "real_data_model.json").read_text())
     document["model_type"] = "neural_magic"
     path = tmp_path / "model.json"
     path.write_text(json.dumps(document))

@@ -11,14 +11,12 @@ from scops_tui.detection import registry
 from scops_tui.errors import InputFileError
 from scops_tui.store import database as store
 from scops_tui.transfer import csv_metrics, metrics_import
-from tests.conftest import shared_file
+from tests.conftest import data_file
 from tests.transfer.helpers import database_fingerprint, legacy_records, system_user, write_json
 
 
 def test_labels_are_kept_as_ground_truth_on_a_labels_version(conn: sqlite3.Connection) -> None:
-    metrics_import.import_metrics(
-        conn, shared_file("data", "legacy", "real_training_data.json"), created_by=system_user(conn)
-    )
+    metrics_import.import_metrics(conn, data_file("legacy", "real_training_data.json"), created_by=system_user(conn))
     version = registry.list_versions(conn)[0]
     assert version.model_name == "labels@historical_data"
     assert version.kind == "imported_labels"
