@@ -39,13 +39,13 @@ HOST_COLUMNS = (
     Column("host", "host", 16),
     Column("db", "database", 8, drop=5),
     Column("last", "last sample", 16, drop=4),
-    Column("age", "age", 8),
+    Column("age", "age", 11),
     Column("cpu", "cpu %", 5),
     Column("memory", "mem %", 5),
     Column("disk", "disk %", 6, drop=2),
     Column("load", "load", 6, drop=1),
     Column("score", "score", 5),
-    Column("open", "open episodes", 13),
+    Column("open", "open", 12),
     Column("sync", "last sync", 9, drop=3),
 )
 """The Hosts table; on a narrow terminal the database id goes first, then the sample time, the sync, disk, load."""
