@@ -119,6 +119,8 @@ class FleetSession:
         self.is_reader = False
         """Whether the login role is in scops_reader (else row-level security shows only its own hosts)."""
         self.role = ""
+        self.server_now_ms: int | None = None
+        """The server's clock at the last host-list read: ages are measured against it, not the viewer's clock."""
 
     # Connection
 
@@ -185,6 +187,8 @@ class FleetSession:
                 "SELECT source_db::text, source, coalesce(severity, 'low'), count(*) FROM anomaly_predictions "
                 "WHERE NOT acknowledged AND resolved_at IS NULL GROUP BY 1, 2, 3"
             ).fetchall()
+            clock = conn.execute(f"SELECT {_ms('now()')}").fetchone()
+            self.server_now_ms = None if clock is None else int(clock[0])
             return latest, open_rows
 
         latest, open_rows = self._run(read)

@@ -190,3 +190,25 @@ async def test_the_screen_never_shows_the_password(fleet: Fleet, tmp_path: Path)
         assert app.target_display in shown[0]
         assert all("S3cretFleetPw" not in text for text in shown)
         assert "S3cretFleetPw" not in app.export_screenshot()
+
+
+async def test_hosts_at_80_by_24_keep_the_state_columns_and_say_what_is_hidden(fleet: Fleet, tmp_path: Path) -> None:
+    app, _local = make_app(fleet, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await hosts_ready(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, HostsScreen)
+        assert {"host", "age", "cpu", "memory", "score", "open"} <= set(screen.columns)
+        assert "database" in screen.hidden
+        assert "hidden at this width" in str(screen.query_one("#hosts-filter-line", Label).render())
+        assert len(table_column(table, "host")) == 3
+
+
+async def test_ages_are_measured_on_the_servers_clock(fleet: Fleet, tmp_path: Path) -> None:
+    app, _local = make_app(fleet, tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await hosts_ready(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, HostsScreen)
+        server_now = app.fleet_reader.session.server_now_ms
+        assert server_now is not None and screen.read_at == server_now

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from scops_tui.detection.review import SEVERITIES
 from scops_tui.errors import ScopsError
+from scops_tui.store.timestamps import now_ms
 from scops_tui.sync.fleet import HostState
 from scops_tui.tui import formatting
 from scops_tui.tui.fleet_messages import HostsFailed, HostsLoaded
@@ -206,7 +207,9 @@ class HostsScreen(ScopsScreen):
         except ScopsError as exc:
             self.post_message(HostsFailed(str(exc)))
             return
-        self.post_message(HostsLoaded(hosts, self.fleet.clock()))
+        # Ages are measured on the server's clock (the viewer's may be off); a fixed test clock wins.
+        now = reader.session.server_now_ms if self.fleet.clock is now_ms else None
+        self.post_message(HostsLoaded(hosts, now if now is not None else self.fleet.clock()))
 
     def on_hosts_loaded(self, message: HostsLoaded) -> None:
         self.hosts = message.hosts
