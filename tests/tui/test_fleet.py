@@ -137,6 +137,13 @@ async def test_enter_opens_the_hosts_history_from_the_server_with_its_episodes(f
         notice = next(n for n in app._notifications if "read-only" in (n.title or ""))
         assert "on web1" in notice.message and "scops-tui anomalies ack" in notice.message
         assert acknowledged_on_server(fleet) == before
+        # The queue shows each episode's id on its host (History numbered them first, oldest first).
+        await pilot.press("escape", "3")
+        await wait_for(pilot, lambda: isinstance(app.screen, FleetAnomaliesScreen), "the queue")
+        table = app.screen.query_one("#episodes", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2, "the open episodes")
+        assert [str(key.value) for key in table.rows] == ["3", "2"]
+        assert table_column(table, "id") == ["1", "2"]
 
 
 async def test_the_fleet_queue_filters_by_host_status_severity_and_previews(fleet: Fleet, tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
 from textual.events import Mount
 from textual.widgets import Label
 
-from scops_tui.detection.review import Status
+from scops_tui.detection.review import Episode, Status
 from scops_tui.tui.messages import EpisodesLoaded, SourcesLoaded
 from scops_tui.tui.readers import ReviewAction
 from scops_tui.tui.screens.anomalies import FILTERS, AnomaliesScreen
@@ -103,6 +104,13 @@ class FleetAnomaliesScreen(ReadOnlyReview, AnomaliesScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="episodes", name="load episodes")
     def load_episodes(self, status: Status, severity: str | None) -> None:
         self.post_message(EpisodesLoaded(_fleet(self).fleet_reader.host_episodes(status, severity, self.host)))
+
+    def _cells(self, episode: Episode) -> list[str | Text]:
+        # The id shown is the episode's id on its host (what `scops-tui anomalies` there takes).
+        cells = super()._cells(episode)
+        if "id" in self.columns:
+            cells[self.columns.index("id")] = str(_fleet(self).fleet_reader.origin(episode.id).local_id)
+        return cells
 
     def _draw_filter(self) -> None:
         super()._draw_filter()
