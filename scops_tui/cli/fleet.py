@@ -9,12 +9,15 @@ from scops_tui.cli.context import settings_for
 
 @click.command("fleet")
 @click.option(
-    "--url", help="PostgreSQL connection string (else SCOPS_PG_URL, config pg_url, or libpq's PG* / service)."
+    "--url",
+    metavar="URL",
+    help="PostgreSQL connection string (else SCOPS_PG_URL, config pg_url, or libpq's PG* / service).",
 )
 @click.option(
     "--stale",
     "stale_minutes",
     type=click.IntRange(min=1),
+    metavar="MIN",
     default=15,
     show_default=True,
     help="Minutes without a sample after which a host stands out as stale.",
@@ -23,6 +26,7 @@ from scops_tui.cli.context import settings_for
     "--refresh",
     "refresh_seconds",
     type=click.FloatRange(min=1.0),
+    metavar="S",
     default=10.0,
     show_default=True,
     help="Seconds between reads of the host list.",
