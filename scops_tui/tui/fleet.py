@@ -21,7 +21,7 @@ from scops_tui.sync.fleet import FleetSession
 from scops_tui.tui.app import SCREENS, TIME_ZONES, BindingRow, ScopsApp, _bindings_of, parse_time_zone
 from scops_tui.tui.fleet_reader import PostgresReader
 from scops_tui.tui.formatting import TimeFormat
-from scops_tui.tui.keymap import parse_keymap
+from scops_tui.tui.keymap import check_keymap, parse_keymap
 from scops_tui.tui.screens.base import ScopsScreen
 from scops_tui.tui.screens.hosts import HostsScreen
 
@@ -156,6 +156,45 @@ class FleetApp(ScopsApp):
         ]
 
 
+def fleet_binding_scopes() -> dict[str, list[tuple[str, str]]]:
+    """Each fleet screen's (binding id, default keys), the global ones included: what a remapping must respect."""
+    from scops_tui.tui.screens.anomalies import AnomaliesScreen
+    from scops_tui.tui.screens.dialogs import NoteDialog, SourceDialog
+    from scops_tui.tui.screens.fleet_screens import FleetAnomaliesScreen, FleetDetailScreen, FleetHistoryScreen
+    from scops_tui.tui.screens.help import HelpScreen
+
+    kept = ("app.help", "app.quit")
+    global_pairs = [(b.id or "", b.key) for b in _bindings_of(FleetApp.BINDINGS)]
+    global_pairs += [(b.id or "", b.key) for b in _bindings_of(ScopsApp.BINDINGS) if b.id in kept]
+    screens: dict[str, list[BindingType]] = {
+        "Hosts": list(HostsScreen.BINDINGS),
+        "History": list(FleetHistoryScreen.BINDINGS),
+        "Anomalies": [*AnomaliesScreen.BINDINGS, *FleetAnomaliesScreen.BINDINGS],
+        "Anomaly detail": list(FleetDetailScreen.BINDINGS),
+        "Help": list(HelpScreen.BINDINGS),
+    }
+    scopes = {"Global": global_pairs}
+    for name, bindings in screens.items():
+        scopes[name] = [*global_pairs, *((b.id or "", b.key) for b in _bindings_of(bindings))]
+    scopes["Dialogs"] = [(b.id or "", b.key) for b in _bindings_of([*NoteDialog.BINDINGS, *SourceDialog.BINDINGS])]
+    return scopes
+
+
+def check_fleet_keymap(keys: Mapping[str, str], origin: str) -> None:
+    """Refuse an id neither app knows, and any remap that clashes on a fleet screen (ids of the local app's
+    other screens are accepted: one config file serves both)."""
+    from scops_tui.errors import ConfigError
+    from scops_tui.tui.app import binding_scopes
+
+    scopes = fleet_binding_scopes()
+    fleet_ids = {binding_id for pairs in scopes.values() for binding_id, _keys in pairs}
+    local_ids = {binding_id for pairs in binding_scopes().values() for binding_id, _keys in pairs}
+    for binding_id in keys:
+        if binding_id not in fleet_ids | local_ids:
+            raise ConfigError(f"{origin}: keys.{binding_id}: unknown binding id (the Help screen, `?`, lists every id)")
+    check_keymap({k: v for k, v in keys.items() if k in fleet_ids}, scopes, origin)
+
+
 def create_fleet_app(
     settings: Settings,
     session: FleetSession,
@@ -176,18 +215,25 @@ def create_fleet_app(
         refresh_seconds: how often the Hosts screen reads the host list again.
         stale_ms: a host without a sample for longer than this stands out.
         time_zone: "utc" or "local" (default: the config file's `[tui] time`, else local).
+
+    Raises:
+        ConfigError: the `[keys]` table names an unknown binding, an unusable key, or a key that clashes.
     """
     from scops_tui.errors import ConfigError
 
     time_format = TimeFormat(utc=time_zone == "utc")
     keys: Mapping[str, str] = {}
+    origin = "keymap"
     if isinstance(keymap, Path):
         data = read_toml(keymap)
-        keys = parse_keymap(data, f"config file {keymap}")
+        origin = f"config file {keymap}"
+        keys = parse_keymap(data, origin)
         if time_zone is None:
-            time_format = parse_time_zone(data, f"config file {keymap}")
+            time_format = parse_time_zone(data, origin)
     elif keymap is not None:
         keys = keymap
+    if keys:
+        check_fleet_keymap(keys, origin)
     if time_zone is not None and time_zone not in TIME_ZONES:
         raise ConfigError(f'time zone {time_zone!r}: must be "local" or "utc"')
     return FleetApp(

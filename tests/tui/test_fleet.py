@@ -219,3 +219,18 @@ async def test_ages_are_measured_on_the_servers_clock(fleet: Fleet, tmp_path: Pa
         assert isinstance(screen, HostsScreen)
         server_now = app.fleet_reader.session.server_now_ms
         assert server_now is not None and screen.read_at == server_now
+
+
+def test_a_keys_table_is_checked_against_the_fleet_screens(tmp_path: Path) -> None:
+    from scops_tui.errors import ConfigError
+
+    settings = load_settings({"db": tmp_path / "never-made.db"})
+    session = FleetSession(resolve_target("postgresql://nobody@127.0.0.1:1/none"))
+    with pytest.raises(ConfigError, match=r'keys."hosts.sort" = "r" clashes with hosts.reverse on the Hosts screen'):
+        create_fleet_app(settings, session, keymap={"hosts.sort": "r"})
+    with pytest.raises(ConfigError, match=r"keys\.nope\.x: unknown binding id"):
+        create_fleet_app(settings, session, keymap={"nope.x": "z"})
+    # One config file serves both apps: the local app's ids are accepted here; remaps of the fleet's apply.
+    app = create_fleet_app(settings, session, keymap={"dashboard.extras": "E", "hosts.sort": "O"})
+    assert app.user_keymap == {"dashboard.extras": "E", "hosts.sort": "O"}
+    assert not (tmp_path / "never-made.db").exists()
