@@ -15,6 +15,7 @@ from scops_tui.cli.config import config_command
 from scops_tui.cli.db import db
 from scops_tui.cli.detect import detect
 from scops_tui.cli.export import export_command
+from scops_tui.cli.fleet import fleet
 from scops_tui.cli.group import ScopsGroup
 from scops_tui.cli.imports import import_group
 from scops_tui.cli.keys import keys
@@ -49,6 +50,7 @@ for command in (
     import_group,
     export_command,
     sync,
+    fleet,
     serve,
     service,
     keys,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from scops_tui.store import database as store
@@ -173,6 +174,68 @@ _METRIC_COLUMNS = (
     _uuid("created_by"),
 )
 
+_LATEST_COLUMNS = (
+    "source",
+    "timestamp",
+    "cpu_usage",
+    "memory_usage",
+    "disk_usage",
+    "load_1m",
+    "load_5m",
+    "load_15m",
+    "disk_io_read",
+    "disk_io_write",
+    "network_rx",
+    "network_tx",
+    "is_anomaly",
+    "anomaly_score",
+)
+"""The columns of `metrics_latest` (server migration 6) besides source_db and updated_at."""
+_STAGED = {c.server: c.expr for c in _METRIC_COLUMNS}
+"""Each metrics column as an expression over the staged row `s` (server units)."""
+_HOURLY_EXTRA_SOURCES = (
+    ("sum_disk", "sum", "disk_usage"),
+    ("max_disk", "max", "disk_usage"),
+    ("sum_load_1m", "sum", "load_1m"),
+    ("max_load_1m", "max", "load_1m"),
+    ("sum_io_read", "sum", "disk_io_read"),
+    ("max_io_read", "max", "disk_io_read"),
+    ("sum_io_write", "sum", "disk_io_write"),
+    ("max_io_write", "max", "disk_io_write"),
+    ("sum_rx", "sum", "network_rx"),
+    ("max_rx", "max", "network_rx"),
+    ("sum_tx", "sum", "network_tx"),
+    ("max_tx", "max", "network_tx"),
+    ("max_score", "max", "anomaly_score"),
+)
+"""The rollup's columns of server migration 6: every chart metric summed and at its peak, the hour's top score."""
+_HOURLY_EXTRA = tuple(name for name, _f, _c in _HOURLY_EXTRA_SOURCES)
+_HOURLY_EXTRA_UPDATE = ", ".join(
+    f"{name} = h.{name} + excluded.{name}" if func == "sum" else f"{name} = greatest(h.{name}, excluded.{name})"
+    for name, func, _c in _HOURLY_EXTRA_SOURCES
+)
+
+
+def _hourly_extra_values(expr: Callable[[str], str]) -> str:
+    """The aggregates that fill `_HOURLY_EXTRA`, each over `expr(metric column)`."""
+    return ", ".join(f"{func}({expr(column)})" for _n, func, column in _HOURLY_EXTRA_SOURCES)
+
+
+def _latest_sql(rows: str, exprs: Mapping[str, str], local_id: str, where: str = "") -> str:
+    """Upsert each source's newest row of `rows` into metrics_latest; a row there only moves forward in time."""
+    columns = ", ".join(_quote(c) for c in _LATEST_COLUMNS)
+    values = ", ".join(exprs[c] for c in _LATEST_COLUMNS)
+    updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in _LATEST_COLUMNS if c != "source")
+    return (
+        f"INSERT INTO metrics_latest AS l (source_db, {columns}) "  # noqa: S608 - built from this module's constants
+        f"SELECT DISTINCT ON ({exprs['source']}) %(db)s, {values} FROM {rows} "
+        + (f"WHERE {where} " if where else "")
+        + f"ORDER BY {exprs['source']}, {exprs['timestamp']} DESC, {local_id} DESC "
+        f"ON CONFLICT (source_db, source) DO UPDATE SET {updates}, updated_at = now() "
+        'WHERE excluded."timestamp" >= l."timestamp"'
+    )
+
+
 # Inserts the staged metrics and folds exactly the rows it inserted into the hourly rollup, in one statement
 # (so in the batch's transaction): a re-sent batch inserts nothing and adds nothing. The fast form skips
 # the per-row conflict check: rows at or below the server's checkpoint (committed with the rows it
@@ -184,14 +247,16 @@ _METRICS_TEMPLATE = (
     f"INSERT INTO metrics (source_db, {', '.join(_quote(c.server) for c in _METRIC_COLUMNS)}) "
     f"SELECT %(db)s, {', '.join(c.expr for c in _METRIC_COLUMNS)} FROM scops_stage_metrics AS s "
     "{filter}"
-    'RETURNING source, "timestamp", cpu_usage, memory_usage, response_time, is_anomaly, anomaly_score'
+    f"RETURNING local_id, {', '.join(_quote(c) for c in _LATEST_COLUMNS)}, response_time"
+    f"), latest AS ({_latest_sql('ins', {c: _quote(c) for c in _LATEST_COLUMNS}, 'local_id')}"
     "), roll AS ("
     "INSERT INTO metrics_hourly AS h (source_db, source, hour, total_metrics, sum_cpu, max_cpu, sum_memory, "
-    "max_memory, sum_response_time, anomaly_count, anomaly_score_sum, anomaly_score_rows, score_sum, score_rows) "
+    "max_memory, sum_response_time, anomaly_count, anomaly_score_sum, anomaly_score_rows, score_sum, score_rows, "
+    f"{', '.join(_HOURLY_EXTRA)}) "
     "SELECT %(db)s, source, date_trunc('hour', \"timestamp\", 'UTC'), count(*), sum(cpu_usage), max(cpu_usage), "
     "sum(memory_usage), max(memory_usage), sum(response_time), count(*) FILTER (WHERE is_anomaly), "
     "coalesce(sum(anomaly_score) FILTER (WHERE is_anomaly), 0), count(anomaly_score) FILTER (WHERE is_anomaly), "
-    "coalesce(sum(anomaly_score), 0), count(anomaly_score) "
+    f"coalesce(sum(anomaly_score), 0), count(anomaly_score), {_hourly_extra_values(lambda c: _quote(c))} "
     "FROM ins GROUP BY source, date_trunc('hour', \"timestamp\", 'UTC') "
     "ON CONFLICT (source_db, source, hour) DO UPDATE SET "
     "total_metrics = h.total_metrics + excluded.total_metrics, sum_cpu = h.sum_cpu + excluded.sum_cpu, "
@@ -201,8 +266,9 @@ _METRICS_TEMPLATE = (
     "anomaly_count = h.anomaly_count + excluded.anomaly_count, "
     "anomaly_score_sum = h.anomaly_score_sum + excluded.anomaly_score_sum, "
     "anomaly_score_rows = h.anomaly_score_rows + excluded.anomaly_score_rows, "
-    "score_sum = h.score_sum + excluded.score_sum, score_rows = h.score_rows + excluded.score_rows"
-    ") SELECT count(*), 0 FROM ins"
+    "score_sum = h.score_sum + excluded.score_sum, score_rows = h.score_rows + excluded.score_rows, "
+    + _HOURLY_EXTRA_UPDATE
+    + ") SELECT count(*), 0 FROM ins"
 )
 _NEW_ROWS = (
     "s.local_id > coalesce((SELECT c.last_id FROM sync_checkpoints AS c "
@@ -214,18 +280,20 @@ _HOUR = "date_trunc('hour', to_timestamp(s.\"timestamp\"::float8 / 1000), 'UTC')
 METRICS_FAST = (
     "WITH roll AS ("  # noqa: S608 - built from this module's constants
     "INSERT INTO metrics_hourly AS h (source_db, source, hour, total_metrics, sum_cpu, max_cpu, sum_memory, "
-    "max_memory, sum_response_time, anomaly_count, anomaly_score_sum, anomaly_score_rows, score_sum, score_rows) "
+    "max_memory, sum_response_time, anomaly_count, anomaly_score_sum, anomaly_score_rows, score_sum, score_rows, "
+    f"{', '.join(_HOURLY_EXTRA)}) "
     f"SELECT %(db)s, s.source, {_HOUR}, count(*), sum(s.cpu_usage) * 0.01, max(s.cpu_usage) * 0.01, "
     "sum(s.memory_usage) * 0.01, max(s.memory_usage) * 0.01, sum(s.response_time) * 0.001, "
     "count(*) FILTER (WHERE s.is_anomaly <> 0), "
     "coalesce(sum(s.anomaly_score) FILTER (WHERE s.is_anomaly <> 0), 0) * 0.0001, "
     "count(s.anomaly_score) FILTER (WHERE s.is_anomaly <> 0), "
-    "coalesce(sum(s.anomaly_score), 0) * 0.0001, count(s.anomaly_score) "
+    "coalesce(sum(s.anomaly_score), 0) * 0.0001, count(s.anomaly_score), "
+    f"{_hourly_extra_values(lambda c: _STAGED[c])} "
     f"FROM scops_stage_metrics AS s WHERE {_NEW_ROWS} GROUP BY s.source, {_HOUR} "
     + _METRICS_TEMPLATE[
         _METRICS_TEMPLATE.index("ON CONFLICT (source_db, source, hour)") : _METRICS_TEMPLATE.index(") SELECT count(*)")
     ]
-    + ") "  # noqa: S608 - built from this module's constants
+    + f"), latest AS ({_latest_sql('scops_stage_metrics AS s', _STAGED, 's.local_id', _NEW_ROWS)}) "  # noqa: S608 - built from this module's constants
     f"INSERT INTO metrics (source_db, {', '.join(_quote(c.server) for c in _METRIC_COLUMNS)}) "
     f"SELECT %(db)s, {', '.join(c.expr for c in _METRIC_COLUMNS)} FROM scops_stage_metrics AS s "
     f"WHERE {_NEW_ROWS}"

@@ -60,7 +60,7 @@ def test_init_server_then_sync_then_status(pg_url: str) -> None:
     assert "CREATE ROLE scops_host_" in init.stdout and "INSERT INTO sync_host_roles" in init.stdout
     assert "0003_row_level_security" in init.stderr
     again = run_cli("sync", "--init-server", "--url", pg_url)
-    assert "already at scops-tui schema version 5" in again.stderr
+    assert "already at scops-tui schema version 6" in again.stderr
     pushed = run_cli("sync", "--url", pg_url, "--batch-size", "50")
     assert pushed.returncode == 0, pushed.stderr
     assert "synced 133 rows" in pushed.stdout and "metrics" in pushed.stdout

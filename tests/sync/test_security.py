@@ -212,7 +212,10 @@ def test_upgrading_a_server_with_shared_users_keys_them_per_host(
             "INSERT INTO sync_checkpoints (source_db, table_name, last_id) VALUES (%s, 'users', 7), (%s, 'metrics', 9)",
             (host_b, host_b),
         )
-    assert init_server(resolve_target(pg_url)) == (["0004_no_side_channels", "0005_summaries_and_units"], 5)
+    assert init_server(resolve_target(pg_url)) == (
+        ["0004_no_side_channels", "0005_summaries_and_units", "0006_fleet_state"],
+        6,
+    )
     with psycopg.connect(pg_url) as admin:
         copies = admin.execute(
             "SELECT source_db, extract(epoch FROM updated_at) FROM users WHERE id = %s ORDER BY source_db = %s",

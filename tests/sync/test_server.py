@@ -44,8 +44,9 @@ def test_init_server_upgrades_an_older_server_schema(
         "0003_row_level_security",
         "0004_no_side_channels",
         "0005_summaries_and_units",
+        "0006_fleet_state",
     ]
-    assert version == 5 and scalar(pg_url, "SELECT count(*) FROM schema_migrations") == 5
+    assert version == 6 and scalar(pg_url, "SELECT count(*) FROM schema_migrations") == 6
 
 
 def test_a_server_newer_than_the_program_is_refused(db_path: Path, pg_server: str) -> None:
