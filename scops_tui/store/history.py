@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from scops_tui.store.database import METRIC_COLUMNS, METRIC_SCALES, decode_metric
 from scops_tui.store.records import MetricRecord
@@ -248,6 +249,20 @@ def window_summary(conn: sqlite3.Connection, source: str, start_ms: int, end_ms:
             if range_lo < range_hi:
                 params = {"source": source, "span": span, "lo": range_lo, "hi": range_hi}
                 parts.append(conn.execute(_SUMMARY_MINUTES, params).fetchone())
+    count, maxima = combine_summaries(parts, METRIC_SCALES)
+    latest_row = conn.execute(
+        f"SELECT {', '.join(METRIC_COLUMNS)} FROM metrics WHERE source = ? AND timestamp >= ? "  # noqa: S608
+        "AND timestamp < ? ORDER BY timestamp DESC LIMIT 1",
+        (source, start_ms, end_ms),
+    ).fetchone()
+    return WindowSummary(count, maxima, None if latest_row is None else decode_metric(latest_row))
+
+
+def combine_summaries(
+    parts: Sequence[Sequence[Any] | None], scales: Mapping[str, int] | None = None
+) -> tuple[int, dict[str, float]]:
+    """Add up summary rows of one window's pieces (each `count, max of CHART_METRICS..., max score`):
+    the sample count and each metric's maximum, divided by its storage scale where `scales` gives one."""
     count = 0
     maxima: dict[str, float] = {}
     for row in parts:
@@ -257,14 +272,9 @@ def window_summary(conn: sqlite3.Connection, source: str, start_ms: int, end_ms:
         for index, name in enumerate((*CHART_METRICS, "anomaly_score")):
             value = row[1 + index]
             if value is not None:
-                scaled = float(value) / METRIC_SCALES.get(name, 1)
-                maxima[name] = max(maxima.get(name, scaled), scaled)
-    latest_row = conn.execute(
-        f"SELECT {', '.join(METRIC_COLUMNS)} FROM metrics WHERE source = ? AND timestamp >= ? "  # noqa: S608
-        "AND timestamp < ? ORDER BY timestamp DESC LIMIT 1",
-        (source, start_ms, end_ms),
-    ).fetchone()
-    return WindowSummary(count, maxima, None if latest_row is None else decode_metric(latest_row))
+                plain = float(value) / (scales or {}).get(name, 1)
+                maxima[name] = max(maxima.get(name, plain), plain)
+    return count, maxima
 
 
 def sources(conn: sqlite3.Connection) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from scops_tui.store.history import CHART_METRICS, HistoryBucket, WindowSummary
+from scops_tui.store.history import CHART_METRICS, HistoryBucket, WindowSummary, combine_summaries
 from scops_tui.store.records import MetricRecord
 
 if TYPE_CHECKING:
@@ -120,16 +120,7 @@ def summary(
                 parts.append(conn.execute(_SUMMARY_RAW, window(source_db, source, a, b)).fetchone())
     else:
         parts.append(conn.execute(_SUMMARY_RAW, window(source_db, source, start_ms, end_ms)).fetchone())
-    count = 0
-    maxima: dict[str, float] = {}
-    for row in parts:
-        if row is None or not row[0]:
-            continue
-        count += int(row[0])
-        for index, name in enumerate((*CHART_METRICS, "anomaly_score")):
-            value = row[1 + index]
-            if value is not None:
-                maxima[name] = max(maxima.get(name, float(value)), float(value))
+    count, maxima = combine_summaries(parts)
     latest = conn.execute(_LATEST_IN_WINDOW, window(source_db, source, start_ms, end_ms)).fetchone()
     return WindowSummary(count, maxima, None if latest is None else record(latest))
 
