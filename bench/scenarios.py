@@ -3,6 +3,7 @@ faults injected with stress-ng, then say how the live detector's episodes matche
 
     .venv/bin/python bench/scenarios.py record [--only cpu,memory] [--save-fixtures tests/fixtures/scenarios]
     .venv/bin/python bench/scenarios.py replay tests/fixtures/scenarios [--history lead-in|none|calm]
+    .venv/bin/python bench/scenarios.py calm-day tests/fixtures/scenarios [--name calm]
 
 `record` runs each scenario in a fresh database: `scops-tui record --interval 1` in the background, a
 calm stretch, the fault (stress-ng, which stops by itself through --timeout), a stretch after; then it
@@ -45,11 +46,14 @@ from scops_tui.recording.replay import (  # noqa: E402
     judge,
     lead_in_history,
     load_trace,
+    mirrored,
     replay_into,
 )
 from scops_tui.store.database import METRIC_SCALES  # noqa: E402
 
 INTERVAL_S = 1.0
+DAY_SAMPLES = 86_400
+"""Samples in a simulated day at 1 s (the calm-day check)."""
 
 
 @dataclass
@@ -264,7 +268,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the recorder's recorded history: `lead-in` (default, as the tests: each trace's own lead-in before "
         "its first fault, played back and forth to 15 minutes), `none`, or a trace's name (e.g. calm, spliced in)",
     )
+    day = sub.add_parser("calm-day", help="replay a calm trace mirrored into a simulated day; count its episodes")
+    day.add_argument("folder", type=Path)
+    day.add_argument("--name", default="calm", help="the trace to mirror (default: calm)")
     args = parser.parse_args(argv)
+
+    if args.command == "calm-day":
+        rows, _meta = load_trace(args.folder, args.name)
+        day_rows = mirrored(rows, DAY_SAMPLES)
+        with tempfile.TemporaryDirectory() as scratch:
+            episodes = replay_rows(day_rows, Path(scratch) / "day.db", f"scenario-{args.name}")
+        start = day_rows[0]["timestamp_ms"]
+        print(f"{len(episodes)} episodes in a simulated day of {args.folder / args.name}.csv (mirrored, no history)")
+        for a, b in episodes:
+            print(f"  at {(a - start) / 60000:7.1f} min, {(b - a) / 1000:g} s")
+        return 0
 
     if args.command == "record":
         if shutil.which("stress-ng") is None:

@@ -123,6 +123,21 @@ def _store_history(db_path: Path, source: str, history: Sequence[Mapping[str, An
         conn.close()
 
 
+def mirrored(rows: Sequence[Mapping[str, Any]], samples: int, step_ms: int = 1000) -> list[dict[str, Any]]:
+    """The rows played forwards, backwards, forwards... (no seams) until `samples` rows exist, re-stamped
+    one every `step_ms` from the first row's timestamp."""
+    if not rows:
+        return []
+    start = int(rows[0]["timestamp_ms"])
+    out: list[dict[str, Any]] = []
+    forward = True
+    while len(out) < samples:
+        for row in (rows if forward else rows[::-1])[: samples - len(out)]:
+            out.append({**row, "timestamp_ms": start + len(out) * step_ms})
+        forward = not forward
+    return out
+
+
 def lead_in_history(
     rows: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[str, Any]], samples: int = 900, step_ms: int = 1000
 ) -> list[dict[str, Any]]:
@@ -132,16 +147,9 @@ def lead_in_history(
     trace recorded at another time joins the trace with a jump in every slow metric, which no running
     recorder sees.) Timestamps are `step_ms` apart; `replay_into` moves them to end before the trace."""
     first_fault = min((int(f["start_ms"]) for f in faults), default=None)
-    lead = [dict(r) for r in rows if first_fault is None or int(r["timestamp_ms"]) < first_fault]
-    if not lead:
-        return []
-    # Walking back in time from the trace's start: the lead-in from its first sample on, then back again.
-    before_start: list[dict[str, Any]] = []
-    mirrored = False
-    while len(before_start) < samples:
-        before_start.extend(lead[::-1] if mirrored else lead)
-        mirrored = not mirrored
-    history = before_start[:samples][::-1]
+    lead = [r for r in rows if first_fault is None or int(r["timestamp_ms"]) < first_fault]
+    # Mirrored from the trace's start back in time, then put in time order.
+    history = mirrored(lead, samples, step_ms)[::-1]
     return [{**row, "timestamp_ms": i * step_ms} for i, row in enumerate(history)]
 
 
