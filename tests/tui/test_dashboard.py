@@ -213,7 +213,16 @@ async def test_80_by_24_keeps_every_part_of_the_status_line_and_the_footer(make_
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: "open anomalies" in status_text(app), "the status facts")
+        # The status facts and the process list arrive from separate workers: wait until every part is in.
+        await wait_for(
+            pilot,
+            lambda: (
+                all(part in status_text(app) for part in ("open anomalies", "sync:", "model v"))
+                and "hidden" in str(app.screen.query_one("#processes-title").render())
+            ),
+            "the status facts and the process list",
+        )
+        await pilot.pause()
         text = status_text(app)
         assert "open anomalies: 3" in text and "sync: not configured" in text and "model v1" in text
         assert app.screen.query_one("#status-line").size.height >= 2  # wrapped, not cut
