@@ -4,8 +4,9 @@ Latency: the time from an episode's first sample to the receipt of its alert by 
 127.0.0.1 (apprise `json://` URL), with the real recorder at `--interval 1`: live detection, batched writes,
 the outbox written with the episode, the sender thread (which waits up to 1.5 s for the top processes,
 measured on this host), apprise and HTTP. The samples come from the saved CPU-burn trace
-(tests/fixtures/scenarios/cpu.csv, with calm.csv and the trace's lead-in stored first as history so the
-detector starts warm) but are taken in real time: each sample is stamped with the wall clock when the
+(tests/fixtures/scenarios/cpu.csv; its lead-in played back and forth, then itself up to `--lead-in`
+seconds before the fault, stored first as history, so the detector starts warm as the scenario tests
+do) but are taken in real time: each sample is stamped with the wall clock when the
 recorder takes it, once a second, exactly as the host sampler stamps them.
 
 CPU: the recorder's own CPU time (`time.process_time()` of the recording process over its run, all
@@ -70,7 +71,7 @@ def child(args: argparse.Namespace) -> None:
     from scops_tui.alerts.config import AlertSettings
     from scops_tui.detection.live import DetectionSettings
     from scops_tui.recording.recorder import Recorder
-    from scops_tui.recording.replay import ReplaySampler, _store_history, load_trace
+    from scops_tui.recording.replay import ReplaySampler, _store_history, lead_in_history, load_trace
     from scops_tui.store import database as store
     from scops_tui.store.records import MetricRecord
     from scops_tui.store.timestamps import now_ms
@@ -82,13 +83,19 @@ def child(args: argparse.Namespace) -> None:
             record = super().sample()
             return dataclasses.replace(record, timestamp_ms=now_ms())
 
-    calm, _ = load_trace(SCENARIOS, "calm")
     rows, meta = load_trace(SCENARIOS, "cpu")
     fault = meta["faults"][0]["start_ms"]
     cut = next(i for i, row in enumerate(rows) if row["timestamp_ms"] >= fault - args.lead_in * 1000)
     end = next((i for i, row in enumerate(rows) if row["timestamp_ms"] >= fault + args.after * 1000), len(rows))
     db = Path(args.db)
-    _store_history(db, "bench", calm + rows[:cut], now_ms() - 1000)
+    # History: the trace's own lead-in played back and forth (as the scenario tests do), then the lead-in
+    # itself up to `--lead-in` seconds before the fault: the host as a recorder running on it saw it.
+    history = lead_in_history(rows, meta["faults"])
+    step = 1000
+    history += [
+        {**row, "timestamp_ms": history[-1]["timestamp_ms"] + (i + 1) * step} for i, row in enumerate(rows[:cut])
+    ]
+    _store_history(db, "bench", history, now_ms() - 1000)
     alerts = None
     if args.child == "on":
         alerts = AlertSettings(min_severity="low", urls=(f"json://127.0.0.1:{args.port}/hook",))

@@ -3,7 +3,7 @@ faults injected with stress-ng, then say how the live detector's episodes matche
 
     .venv/bin/python bench/scenarios.py record [--only cpu,memory] [--save-fixtures tests/fixtures/scenarios]
     .venv/bin/python bench/scenarios.py replay tests/fixtures/scenarios [--history lead-in|none|calm]
-    .venv/bin/python bench/scenarios.py calm-day tests/fixtures/scenarios [--name calm]
+    .venv/bin/python bench/scenarios.py calm-day tests/fixtures/scenarios [--name calm] [--history none|lead-in]
 
 `record` runs each scenario in a fresh database: `scops-tui record --interval 1` in the background, a
 calm stretch, the fault (stress-ng, which stops by itself through --timeout), a stretch after; then it
@@ -271,15 +271,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     day = sub.add_parser("calm-day", help="replay a calm trace mirrored into a simulated day; count its episodes")
     day.add_argument("folder", type=Path)
     day.add_argument("--name", default="calm", help="the trace to mirror (default: calm)")
+    day.add_argument(
+        "--history",
+        choices=("none", "lead-in"),
+        default="none",
+        help="`none` (default): the day starts on an empty database; `lead-in`: after 15 minutes of the same "
+        "trace played backwards, as a recorder that has been running on the host meets it",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "calm-day":
         rows, _meta = load_trace(args.folder, args.name)
         day_rows = mirrored(rows, DAY_SAMPLES)
+        history = lead_in_history(rows, []) if args.history == "lead-in" else None
         with tempfile.TemporaryDirectory() as scratch:
-            episodes = replay_rows(day_rows, Path(scratch) / "day.db", f"scenario-{args.name}")
+            episodes = replay_rows(day_rows, Path(scratch) / "day.db", f"scenario-{args.name}", history)
         start = day_rows[0]["timestamp_ms"]
-        print(f"{len(episodes)} episodes in a simulated day of {args.folder / args.name}.csv (mirrored, no history)")
+        told = "no history" if history is None else "after 15 minutes of history"
+        print(f"{len(episodes)} episodes in a simulated day of {args.folder / args.name}.csv (mirrored, {told})")
         for a, b in episodes:
             print(f"  at {(a - start) / 60000:7.1f} min, {(b - a) / 1000:g} s")
         return 0

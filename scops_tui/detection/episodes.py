@@ -66,6 +66,13 @@ ROUTINE_MS = 3 * 3_600_000
 """A change that has come back this often (`ROUTINE_REPEATS`) within this long is routine."""
 ROUTINE_REPEATS = 3
 """Earlier occurrences on the same leading metrics within `ROUTINE_MS` that make a new onset routine."""
+CONFIRM_MS = 2_000
+"""An onset is reported as an episode (whose start is still the onset) once the host has been abnormal in
+its own right on two samples (flagged on a level metric, or a metric it is about with its value outside
+its range: not merely the 5-sample level still holding the first sample's spike), or on one sample
+spanning at least this long (the time since the sample before it, which its rates and CPU share are
+averaged over). At 1 s a one-second blip, such as a page-cache read burst, is not something to act on
+(its sample stays flagged); at 2 s or slower one sample is enough."""
 NEW_NORMAL_MS = 30 * 60_000
 """A level held this long is no longer news: the episode closes and that level becomes the reference."""
 
@@ -158,6 +165,14 @@ class _OpenEpisode:
     """Pre-onset range of every level metric, for those that join the change just after the onset."""
     rows: int = 1
     """Samples fed since the onset (anomalous or not)."""
+    confirming: int = 1
+    """Samples abnormal in their own right until it is reported (flagged with a level metric among those
+    deviating most, or a watched metric's value outside its range), not only through the 5-sample level
+    that still holds an earlier spike."""
+    abnormal_ms: int = 0
+    """The time those samples span (each counts for the time since the sample before it)."""
+    reported: bool = False
+    """Whether its `opened` event was given (once `abnormal_ms` reached the confirmation time)."""
 
     def snapshot(self) -> EpisodeSnapshot:
         ranked = sorted(zip(self.names, self.deviations, strict=True), key=lambda item: (-item[1], item[0]))
@@ -169,7 +184,10 @@ class EpisodeGrouper:
 
     The score says how unusual the host is now; the grouper decides what is news:
 
-    * **Onset.** An episode opens at a score >= `open_threshold` (the flag threshold).
+    * **Onset.** An episode opens at a score >= `open_threshold` (the flag threshold). With
+      `confirm_ms` (the recorder: `CONFIRM_MS`), it is reported only once the host has been abnormal on two
+      samples or on one spanning `confirm_ms`, still dated from the onset; a blip that never gets there is
+      no episode (its sample stays flagged).
     * **Sustained.** It stays open while the score is >= `close_threshold` (the lower bar is the
       hysteresis) with one of `level_metrics` among the metrics deviating most (at least half the
       largest deviation: a score carried by a lagging load average alone does not hold it), *or*
@@ -206,6 +224,7 @@ class EpisodeGrouper:
         close_threshold: float | None = None,
         quiet_samples: int = 5,
         new_normal_ms: int = NEW_NORMAL_MS,
+        confirm_ms: int = 0,
         level_metrics: Sequence[str] | None = None,
         hold_rises_only: bool = False,
     ) -> None:
@@ -221,6 +240,7 @@ class EpisodeGrouper:
         self.close_threshold = close
         self.quiet_samples = quiet_samples
         self.new_normal_ms = new_normal_ms
+        self.confirm_ms = max(int(confirm_ms), 0)
         chosen = self.metric_names if level_metrics is None else tuple(level_metrics)
         self._level_indexes = {k for k, name in enumerate(self.metric_names) if name in chosen}
         """Metrics whose level can hold an episode open (not a lagging average such as the load)."""
@@ -236,13 +256,20 @@ class EpisodeGrouper:
         """Recent onsets (episodes and routine ones), oldest first."""
         self._routine: _Occurrence | None = None
         """A routine change under way (no episode), until it has been quiet for `quiet_samples`."""
+        self._previous_ms: int | None = None
+        """Timestamp of the sample fed before this one (a sample's span is the time since)."""
         self._held: dict[int, _Reference] | None = None
         """After a new-normal close: the held level's range, until the score calms or the host leaves it."""
 
     @property
     def current(self) -> EpisodeSnapshot | None:
         """The open episode, if any."""
-        return None if self._open is None else self._open.snapshot()
+        return None if self._open is None or not self._open.reported else self._open.snapshot()
+
+    @property
+    def onset_ms(self) -> int | None:
+        """Start of the open episode, also while it is not yet confirmed (None when there is none)."""
+        return None if self._open is None else self._open.start_ms
 
     def note_history(self, values: Sequence[float]) -> None:
         """Remember a sample from before this grouper started (recorded history), for the reference."""
@@ -267,14 +294,21 @@ class EpisodeGrouper:
         if row is not None:
             self._recent.append(row)
             self._latest.append(row)
+        span = 0 if self._previous_ms is None else max(timestamp_ms - self._previous_ms, 0)
+        self._previous_ms = timestamp_ms
         episode = self._open
         if episode is None:
-            return self._maybe_open(timestamp_ms, score, deviations, row)
+            return self._maybe_open(timestamp_ms, score, deviations, row, span)
         episode.rows += 1
         if score >= self.open_threshold:
             self._watch(episode, deviations)
         led = score >= self.close_threshold and self._led_by_level_metric(deviations, episode.candidates)
-        if led or self._abnormal(episode):
+        # Before it is reported, a sample is abnormal in its own right when it is flagged on a level metric
+        # or a metric the episode is about has its value outside its range (the 5-sample level lags).
+        own = not episode.reported and (
+            self._flagged_on_level_metric(score, deviations) or self._value_outside(episode)
+        )
+        if led or own or self._abnormal(episode):
             episode.quiet = 0
             episode.end_ms = timestamp_ms
             episode.samples += 1
@@ -282,6 +316,14 @@ class EpisodeGrouper:
             if self._occurrences:
                 self._occurrences[-1].peak = max(self._occurrences[-1].peak, score)
             episode.deviations = [max(a, float(b)) for a, b in zip(episode.deviations, deviations, strict=True)]
+            if own:
+                episode.confirming += 1
+                episode.abnormal_ms += span
+            if not episode.reported:
+                if not self._confirmed(episode):
+                    return None
+                episode.reported = True
+                return EpisodeEvent("opened", episode.snapshot())
             if timestamp_ms - episode.start_ms >= self.new_normal_ms and episode.references:
                 self._open = None
                 held = list(self._latest)[-episode.rows :]
@@ -293,12 +335,22 @@ class EpisodeGrouper:
         episode.quiet += 1
         if episode.quiet >= self.quiet_samples:
             self._open = None
+            if not episode.reported:
+                # Never confirmed: a blip, not an episode, nor anything to settle from or count as a repeat.
+                if self._occurrences and self._occurrences[-1].start_ms == episode.start_ms:
+                    self._occurrences.pop()
+                return None
             self._since_close = 0
             return EpisodeEvent("closed", episode.snapshot(), "quiet")
         return None
 
     def _maybe_open(
-        self, timestamp_ms: int, score: float, deviations: Sequence[float], row: tuple[float, ...] | None
+        self,
+        timestamp_ms: int,
+        score: float,
+        deviations: Sequence[float],
+        row: tuple[float, ...] | None,
+        span: int,
     ) -> EpisodeEvent | None:
         if self._held is not None:
             level = self._levels()
@@ -333,7 +385,30 @@ class EpisodeGrouper:
         if len(self._calm) >= MIN_REFERENCE_SAMPLES:
             episode.candidates = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
         self._watch(episode, deviations)
+        episode.abnormal_ms = span
+        if not self._confirmed(episode):
+            return None
+        episode.reported = True
         return EpisodeEvent("opened", episode.snapshot())
+
+    def _confirmed(self, episode: _OpenEpisode) -> bool:
+        """Whether the change has lasted long enough to be reported (see `CONFIRM_MS`)."""
+        return self.confirm_ms == 0 or episode.confirming >= 2 or episode.abnormal_ms >= self.confirm_ms
+
+    def _flagged_on_level_metric(self, score: float, deviations: Sequence[float]) -> bool:
+        """Flagged, with a metric that can hold an episode among those deviating most (either direction)."""
+        if score < self.open_threshold:
+            return False
+        return not deviations or bool(_leading(deviations) & self._level_indexes)
+
+    def _value_outside(self, episode: _OpenEpisode) -> bool:
+        """Whether the latest value of a metric the episode is about is outside its pre-onset range (widened
+        by robust spreads, as for the level): the change itself goes on, not just its echo in the 5-sample
+        level."""
+        if not self._recent:
+            return False
+        latest = self._recent[-1]
+        return any(ref.abnormal(latest[k]) for k, ref in episode.references.items())
 
     def _is_routine(self, timestamp_ms: int, score: float, lead: frozenset[int]) -> bool:
         """Whether an onset is routine: at least `ROUTINE_REPEATS` earlier changes on any of the same
@@ -428,5 +503,6 @@ class EpisodeGrouper:
         self._open = None
         self._routine = None
         self._held = None
+        self._previous_ms = None
         self._recent.clear()
         self._latest.clear()

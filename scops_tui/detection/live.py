@@ -20,7 +20,7 @@ from typing import Any
 from scops_tui.detection import registry, review
 from scops_tui.detection.config import DetectorConfig
 from scops_tui.detection.detector import DEFAULT_THRESHOLD, StreamingDetector
-from scops_tui.detection.episodes import EpisodeEvent, EpisodeGrouper
+from scops_tui.detection.episodes import CONFIRM_MS, EpisodeEvent, EpisodeGrouper
 from scops_tui.store.database import METRIC_SCALES
 from scops_tui.store.records import MetricRecord
 
@@ -86,6 +86,7 @@ class LiveDetection:
             close_threshold=self.settings.threshold,
             level_metrics=LEVEL_METRICS,
             hold_rises_only=True,
+            confirm_ms=CONFIRM_MS,
         )
         self.version: registry.ModelVersion | None = None
         self._batch_flagged: list[tuple[int, float, float, dict[str, float]]] = []
@@ -96,6 +97,8 @@ class LiveDetection:
         self._processes: queue.Queue[tuple[int, list[dict[str, Any]]]] = queue.Queue()
         self._process_results: dict[int, list[dict[str, Any]]] = {}
         """Top processes measured at an episode's onset, by its start, until they are stored on its row."""
+        self._measured_onset: int | None = None
+        """Start of the last onset whose top processes were measured."""
         self._episode_ids: dict[int, int] = {}
         """Row id of each recent episode by its start (committed), so a late measurement finds its row."""
         self._staged_ids: dict[int, int] = {}
@@ -153,9 +156,18 @@ class LiveDetection:
         event = self.grouper.feed(record.timestamp_ms, score, result.contributions, values)
         if event is not None:
             self._events.append(event)
-            if event.kind == "opened" and self.settings.capture_processes:
-                self._measure_processes(event.episode.start_ms)
+        # The top processes are measured at the onset, before the episode is confirmed, so they are at
+        # hand when it is (and its alert need not wait for them); a blip's measurement is dropped later.
+        onset = self.grouper.onset_ms
+        if onset is not None and onset != self._measured_onset and self.settings.capture_processes:
+            self._measured_onset = onset
+            self._measure_processes(onset)
         return dataclasses.replace(record, anomaly_score=round(score, 4), is_anomaly=flagged)
+
+    @property
+    def has_new_episode(self) -> bool:
+        """Whether the next flush writes an episode that has just been reported (opened)."""
+        return any(event.kind == "opened" for event in self._events)
 
     def _measure_processes(self, episode_start: int) -> None:
         def work() -> None:

@@ -161,9 +161,13 @@ class Recorder:
                 if self.on_sample is not None:
                     self.on_sample(record)
                 now = self._clock()
-                # With alerts on, a flagged sample is written at once (its episode's alert leaves within a
-                # second), and so is the next one while an alert waits for the top processes it stores.
-                urgent = self.sender is not None and (record.is_anomaly or self.sender.awaiting_processes)
+                # With alerts on, a flagged sample or a new episode is written at once (its alert leaves
+                # within a second), and so is the next one while an alert waits for the top processes it stores.
+                urgent = self.sender is not None and (
+                    record.is_anomaly
+                    or self.sender.awaiting_processes
+                    or (self.detection is not None and self.detection.has_new_episode)
+                )
                 if self.stats.written == 0 or urgent or now - last_flush >= self.flush_interval:
                     self._flush(conn, buffer, system_id, started)
                     last_flush = now

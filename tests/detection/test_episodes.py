@@ -243,3 +243,67 @@ def test_a_routine_job_that_skipped_three_hours_is_news_again() -> None:
     calm_history(grouper)
     assert bursts(grouper, 4) == [True, True, True, False]
     assert bursts(grouper, 1, start=240 + 3 * 3600 + 60) == [True]
+
+
+def run_spaced(scores: list[float], step_ms: int, **kwargs: object) -> list[tuple[str, int, int, int]]:
+    grouper = EpisodeGrouper(NAMES, **kwargs)  # type: ignore[arg-type]
+    events = []
+    for i, score in enumerate(scores):
+        event = grouper.feed(i * step_ms, score, (score * 10, 1.0))
+        if event is not None:
+            events.append((event.kind, event.episode.start_ms, event.episode.end_ms, event.episode.samples))
+    return events
+
+
+def test_a_one_second_blip_is_not_reported_as_an_episode() -> None:
+    assert run_spaced([0.1] * 5 + [0.9] + [0.1] * 10, 1000, quiet_samples=3, confirm_ms=2000) == []
+
+
+def test_a_second_abnormal_sample_confirms_the_episode_from_its_onset() -> None:
+    events = run_spaced([0.1] * 5 + [0.9, 0.8] + [0.1] * 10, 1000, quiet_samples=3, confirm_ms=2000)
+    # Nothing is said at the onset; the second sample opens the episode, dated from the onset.
+    assert events == [("opened", 5000, 6000, 2), ("closed", 5000, 6000, 2)]
+
+
+def test_an_unconfirmed_onset_is_not_the_current_episode() -> None:
+    grouper = EpisodeGrouper(NAMES, confirm_ms=2000)
+    for i in range(5):
+        grouper.feed(i * 1000, 0.1, (1.0, 1.0))
+    assert grouper.feed(5000, 0.9, (9.0, 1.0)) is None
+    assert grouper.current is None
+    event = grouper.feed(6000, 0.9, (9.0, 1.0))
+    assert event is not None and event.kind == "opened"
+    assert grouper.current is not None and grouper.current.start_ms == 5000
+
+
+def test_at_a_slow_interval_one_sample_is_enough() -> None:
+    # A 10 s sample is an average over 10 s: a change that shows on it has lasted long enough.
+    events = run_spaced([0.1] * 5 + [0.9] + [0.1] * 10, 10_000, quiet_samples=3, confirm_ms=2000)
+    assert events == [("opened", 50_000, 50_000, 1), ("closed", 50_000, 50_000, 1)]
+
+
+def test_without_confirmation_one_sample_opens_at_once() -> None:
+    events = run_spaced([0.1] * 5 + [0.9] + [0.1] * 10, 1000, quiet_samples=3)
+    assert events[0] == ("opened", 5000, 5000, 1)
+
+
+def test_blips_that_were_never_reported_do_not_make_a_real_change_routine() -> None:
+    grouper = EpisodeGrouper(
+        ("cpu_usage", "memory_usage", "load_1m"),
+        open_threshold=0.5,
+        close_threshold=0.5,
+        level_metrics=("cpu_usage", "memory_usage"),
+        hold_rises_only=True,
+        confirm_ms=2000,
+    )
+    calm_history(grouper)
+    t = 0
+    # Five one-second CPU blips a minute apart: none is an episode, and none counts as an earlier occurrence.
+    for _ in range(5):
+        for i in range(60):
+            hot = i == 0
+            event = grouper.feed(t * 1000, 0.7 if hot else 0.1, (6.0 if hot else 0.2, 0.3, 0.3), (31.0, 4.2, 1.0))
+            assert event is None
+            t += 1
+    # Then a real burn on the same metric: news.
+    assert bursts(grouper, 1, start=t) == [True]

@@ -159,8 +159,9 @@ def test_an_episode_that_closes_within_one_batch_still_gets_its_top_processes(
     system = store.user_id(conn, "system")
     detection = LiveDetection(db_path, "host", system, settings=DetectionSettings(train_in_background=False))
     detection.start(conn)
-    # One flagged sample, then quiet: the episode opens and closes before the batch is written.
-    detection.detector = ScriptedDetector([0.0] * 5 + [0.9] + [0.0] * 14)  # type: ignore[assignment]
+    # Two flagged samples (the shortest episode at 1 s), then quiet: the episode opens and closes before
+    # the batch is written.
+    detection.detector = ScriptedDetector([0.0] * 5 + [0.9, 0.9] + [0.0] * 13)  # type: ignore[assignment]
     counters = CalmThenBurn(burn_from=10_000)
     fake = FakeTime()
     sampler = HostSampler("host", counters, wall_clock=lambda: 1_800_000_000 + fake.now, monotonic=fake.clock)
@@ -178,7 +179,7 @@ def test_an_episode_that_closes_within_one_batch_still_gets_its_top_processes(
         detection.persist(conn, written.first_id)
     detection.after_commit()
     (episode,) = review.list_episodes(conn, "all")
-    assert episode.samples == 1
+    assert episode.samples == 2
     assert episode.top_processes == [p.as_json() for p in measured]
     conn.close()
 
@@ -200,7 +201,7 @@ def test_top_processes_measured_after_the_episode_row_was_written_still_reach_it
     system = store.user_id(conn, "system")
     detection = LiveDetection(db_path, "host", system, settings=DetectionSettings(train_in_background=False))
     detection.start(conn)
-    detection.detector = ScriptedDetector([0.9] + [0.0] * 29)  # type: ignore[assignment]
+    detection.detector = ScriptedDetector([0.9, 0.9] + [0.0] * 28)  # type: ignore[assignment]
     fake = FakeTime()
     sampler = HostSampler(
         "host", CalmThenBurn(burn_from=10_000), wall_clock=lambda: 1_800_000_000 + fake.now, monotonic=fake.clock
@@ -221,6 +222,44 @@ def test_top_processes_measured_after_the_episode_row_was_written_still_reach_it
             detection.persist(conn, written.first_id)
         detection.after_commit()
     (episode,) = review.list_episodes(conn, "all")
-    assert episode.end_timestamp == episode.timestamp  # a one-sample episode, closed in the first batch
+    assert episode.end_timestamp == episode.timestamp + 1000  # a two-sample episode, closed in the first batch
     assert episode.top_processes == [p.as_json() for p in measured]
+    conn.close()
+
+
+def test_top_processes_are_measured_at_the_onset_before_the_episode_is_confirmed(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scops_tui.recording import processes
+
+    calls: list[int] = []
+    measured = [processes.ProcessUsage(99, "burner", 100.0, 0.1, "root")]
+
+    def top(limit: int = 10, window: float = 0.5) -> list[processes.ProcessUsage]:
+        calls.append(1)
+        return measured
+
+    monkeypatch.setattr(processes, "top_processes", top)
+    conn = store.open_database(db_path)
+    system = store.user_id(conn, "system")
+    detection = LiveDetection(db_path, "host", system, settings=DetectionSettings(train_in_background=False))
+    detection.start(conn)
+    detection.detector = ScriptedDetector([0.0] * 5 + [0.9, 0.9, 0.9] + [0.0] * 12)  # type: ignore[assignment]
+    fake = FakeTime()
+    sampler = HostSampler(
+        "host", CalmThenBurn(burn_from=10_000), wall_clock=lambda: 1_800_000_000 + fake.now, monotonic=fake.clock
+    )
+    sampler.prime()
+    for _ in range(6):  # five calm samples, then the onset
+        fake.now += 1.0
+        detection.score(sampler.sample())
+    assert detection.grouper.current is None, "one abnormal sample is not yet an episode"
+    deadline = time.monotonic() + 10
+    while detection._processes.empty() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert calls == [1], "the measurement starts at the onset"
+    for _ in range(14):
+        fake.now += 1.0
+        detection.score(sampler.sample())
+    assert calls == [1], "measured once per onset"
     conn.close()
