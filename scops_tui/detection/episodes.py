@@ -403,12 +403,15 @@ class EpisodeGrouper:
 
     def _value_outside(self, episode: _OpenEpisode) -> bool:
         """Whether the latest value of a metric the episode is about is outside its pre-onset range (widened
-        by robust spreads, as for the level): the change itself goes on, not just its echo in the 5-sample
-        level."""
+        by robust spreads, as for the level; with `hold_rises_only` only above it): the change itself goes
+        on, not just its echo in the 5-sample level."""
         if not self._recent:
             return False
         latest = self._recent[-1]
-        return any(ref.abnormal(latest[k]) for k, ref in episode.references.items())
+        return any(
+            latest[k] > ref.high or (latest[k] < ref.low and not self.hold_rises_only)
+            for k, ref in episode.references.items()
+        )
 
     def _is_routine(self, timestamp_ms: int, score: float, lead: frozenset[int]) -> bool:
         """Whether an onset is routine: at least `ROUTINE_REPEATS` earlier changes on any of the same
