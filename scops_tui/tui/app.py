@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import deque
@@ -22,23 +21,22 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from scops_tui.config import Settings, read_toml
 from scops_tui.errors import ConfigError, DatabaseError, ScopsError
 from scops_tui.recording.processes import ProcessUsage
-from scops_tui.recording.recorder import Recorder
-from scops_tui.recording.sampler import HostSampler
-from scops_tui.store.recorder_lock import RecorderLock
 from scops_tui.store.records import MetricRecord
 from scops_tui.store.timestamps import now_ms
 from scops_tui.tui import readers
 from scops_tui.tui.formatting import TimeFormat
 from scops_tui.tui.keymap import check_keymap, parse_keymap
 from scops_tui.tui.messages import EpisodesOpened, RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
+from scops_tui.tui.process_reader import ProcessReader
 from scops_tui.tui.readers import Reader, SqliteReader
 from scops_tui.tui.screens.base import ScopsScreen
 from scops_tui.tui.screens.dashboard import DashboardScreen
 
 if TYPE_CHECKING:
     from scops_tui.detection.live import DetectionSettings
+    from scops_tui.recording.sampler import HostSampler
 
-ProcessReader = Callable[[int], list[ProcessUsage]]
+ProcessSource = Callable[[int], list[ProcessUsage]]
 """Returns the top N processes by CPU (blocking; called from a thread worker)."""
 
 SCREENS = Binding.Group("screens", compact=True)
@@ -50,12 +48,6 @@ LIVE_REDRAW_SECONDS = 2.0
 """The live charts repaint at most this often (as btop and Glances by default): at 1-s sampling every
 other sample is drawn together with the next, which halves the app's idle CPU; nothing is dropped."""
 TIME_ZONES = ("utc", "local")
-
-
-def _psutil_processes(limit: int) -> list[ProcessUsage]:
-    from scops_tui.recording.processes import top_processes
-
-    return top_processes(limit, 0.5)
 
 
 @dataclass(frozen=True)
@@ -109,7 +101,7 @@ class ScopsApp(App[int]):
         sampler: HostSampler | None,
         keymap: Mapping[str, str],
         clock: Callable[[], int],
-        process_reader: ProcessReader,
+        process_reader: ProcessSource,
         detection: DetectionSettings | None,
         refresh_seconds: float,
         reader: Reader,
@@ -214,6 +206,11 @@ class ScopsApp(App[int]):
     @work(thread=True, exit_on_error=False, group="recorder", name="recorder")
     def record_host(self) -> None:
         """Run the recorder loop until this worker is cancelled (the app quits): one thread for the whole run."""
+        # Imported here, not at the top: the dashboard paints without them, and `--no-record` never needs them.
+        from scops_tui.recording.recorder import Recorder
+        from scops_tui.recording.sampler import HostSampler
+        from scops_tui.store.recorder_lock import RecorderLock
+
         worker = get_current_worker()
         db = self.settings.db
         if RecorderLock(db).held_by_other():
@@ -388,7 +385,7 @@ def create_app(
     sampler: HostSampler | None = None,
     keymap: Path | Mapping[str, str] | None = None,
     clock: Callable[[], int] | None = None,
-    process_reader: ProcessReader | None = None,
+    process_reader: ProcessSource | None = None,
     detection: DetectionSettings | None = None,
     refresh_seconds: float = 5.0,
     reader: Reader | None = None,
@@ -434,7 +431,7 @@ def create_app(
         sampler=sampler,
         keymap=keys,
         clock=clock or now_ms,
-        process_reader=process_reader or _psutil_processes,
+        process_reader=process_reader or ProcessReader(),
         detection=detection,
         refresh_seconds=refresh_seconds,
         reader=reader or SqliteReader(settings.db, settings.busy_timeout_ms),
@@ -444,6 +441,8 @@ def create_app(
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m scops_tui.tui.app [--db PATH] [--source NAME] [--no-record] [--keymap FILE]`."""
+    import argparse
+
     from scops_tui.config import load_settings
     from scops_tui.errors import ScopsError
 
