@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from scops_tui.config import Settings, read_toml
@@ -30,7 +28,7 @@ from scops_tui.tui.messages import EpisodesOpened, RecentSamplesLoaded, Recorder
 from scops_tui.tui.process_reader import ProcessReader
 from scops_tui.tui.readers import Reader, SqliteReader
 from scops_tui.tui.screens.base import ScopsScreen
-from scops_tui.tui.screens.dashboard import DashboardScreen
+from scops_tui.tui.screens.dashboard import DashboardScreen, live_points
 
 if TYPE_CHECKING:
     from scops_tui.detection.live import DetectionSettings
@@ -42,11 +40,6 @@ ProcessSource = Callable[[int], list[ProcessUsage]]
 SCREENS = Binding.Group("screens", compact=True)
 """The footer shows the five screen keys as one group."""
 
-LIVE_POINTS = 120
-"""Samples kept for the dashboard's live charts."""
-LIVE_REDRAW_SECONDS = 2.0
-"""The live charts repaint at most this often (as btop and Glances by default): at 1-s sampling every
-other sample is drawn together with the next, which halves the app's idle CPU; nothing is dropped."""
 TIME_ZONES = ("utc", "local")
 
 
@@ -111,9 +104,7 @@ class ScopsApp(App[int]):
         self.settings = settings
         self.reader = reader
         self.time_format = time_format
-        self.live_points = LIVE_POINTS
-        self._live_timer: Timer | None = None
-        self._last_live_draw = 0.0
+        self.live_points = live_points(settings.interval)
         self.previous_mode = "dashboard"
         self.record = record
         self.sampler = sampler
@@ -121,7 +112,7 @@ class ScopsApp(App[int]):
         self.process_reader = process_reader
         self.detection = detection
         self.refresh_seconds = refresh_seconds
-        self.recent: deque[MetricRecord] = deque(maxlen=LIVE_POINTS)
+        self.recent: deque[MetricRecord] = deque(maxlen=self.live_points)
         self.recording_state = "starting" if record else "not recording (--no-record)"
         self.recorder_problem: str | None = None
         self._episode_mark: int | None = None
@@ -263,21 +254,9 @@ class ScopsApp(App[int]):
     def on_sample_taken(self, message: SampleTaken) -> None:
         self.recent.append(message.record)
         self.recorder_problem = None
-        if self._live_timer is not None:
-            return  # a repaint is already due and will include this sample
-        wait = self._last_live_draw + LIVE_REDRAW_SECONDS - time.monotonic()
-        if wait <= 0:
-            self.draw_live()
-        else:
-            self._live_timer = self.set_timer(wait, self.draw_live)
-
-    def draw_live(self) -> None:
-        """Repaint the dashboard's live charts with every sample kept (only while the dashboard is shown)."""
-        self._live_timer = None
         dashboard = self._dashboard()
-        if dashboard is not None and dashboard.is_current:
-            self._last_live_draw = time.monotonic()
-            dashboard.draw_live(list(self.recent))
+        if dashboard is not None:
+            dashboard.sample_taken(message.record)
 
     def on_recent_samples_loaded(self, message: RecentSamplesLoaded) -> None:
         live = list(self.recent)

@@ -357,16 +357,16 @@ class MetricChart(Widget):
         if self._window(new, layout.slots) != (layout.start_ms, layout.end_ms):
             return False
         before, points = old.points, new.points
-        if not before or not points or points[0][0] >= layout.start_ms:
-            return False  # the oldest point kept must stay left of the plot (a dropped one then changed nothing)
+        if not before or not points:
+            return False
         newest = before[-1]
         last = len(points) - 1
         index = next((i for i in range(last, max(last - MAX_APPENDED, -1), -1) if points[i] == newest), None)
         if index is None:
             return False
         dropped = len(before) - 1 - index
-        if dropped < 0 or before[dropped] != points[0]:
-            return False
+        if dropped < 0 or before[dropped] != points[0] or (dropped and points[0][0] >= layout.start_ms):
+            return False  # points may only drop while the oldest one kept is left of the plot: they changed nothing
         scaled = not (self.kind in ("percent", "score") and not self.autoscale)
         if scaled and any(not layout.min_value < value < layout.max_value for _t, value, _s in before[:dropped]):
             return False  # the scale may have rested on a dropped point
