@@ -204,16 +204,18 @@ class MetricChart(Widget):
         """Draw `data` (redraws only this widget, and only once per change).
 
         A live chart (`snap`) given its previous data plus a new sample that lands in a drawn slot without
-        raising its dots or its colour repaints only its title line (the headline), not the plot.
+        raising its dots or its colour repaints only its title line (the headline), not the plot; nothing at
+        all when the headline reads the same.
         """
         if data == self.data:
             return
         old, layout = self.data, self._layout
         self.data = data
         if old is not None and layout is not None and layout.slots and self._plot_unchanged(old, data, layout):
-            layout.strips[0] = self._title_strip(layout.width, layout.unit)
-            self.title_repaints += 1
-            self.refresh(Region(0, 0, layout.width, 1))
+            if (data.headline, data.headline_short, data.peak) != (old.headline, old.headline_short, old.peak):
+                layout.strips[0] = self._title_strip(layout.width, layout.unit)
+                self.title_repaints += 1
+                self.refresh(Region(0, 0, layout.width, 1))
             return
         self._layout = None
         self.refresh()
