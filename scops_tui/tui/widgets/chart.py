@@ -235,7 +235,8 @@ class MetricChart(Widget):
     @property
     def plot_columns(self) -> int:
         """How many time slots (braille dot columns) the plot has at the current size: two per cell."""
-        return 2 * max(self.size.width - self._axis_width(self._y_range()[1]), 1)
+        low, high = self._y_range(self.values)
+        return 2 * max(self.size.width - self._axis_width(low, high), 1)
 
     # Drawing
 
@@ -247,8 +248,7 @@ class MetricChart(Widget):
         strips = self._layout.strips
         return strips[y] if 0 <= y < len(strips) else Strip.blank(width)
 
-    def _y_range(self) -> tuple[float, float]:
-        values = self.values
+    def _y_range(self, values: list[float]) -> tuple[float, float]:
         if self.kind == "percent" and not self.autoscale:
             return 0.0, 100.0
         if self.kind == "score" and not self.autoscale:
@@ -273,10 +273,9 @@ class MetricChart(Widget):
             return rate_unit(high)
         return "", 1.0
 
-    def _axis_width(self, high: float) -> int:
+    def _axis_width(self, low: float, high: float) -> int:
         _name, size = self._unit(high)
-        low, top = self._y_range()
-        return max(len(axis_number(top / size)), len(axis_number(low / size)), 1) + 1
+        return max(len(axis_number(high / size)), len(axis_number(low / size)), 1) + 1
 
     def _window(self, data: ChartData, slots: int) -> tuple[int, int]:
         """The drawn window: the data's, or for a live chart its end rounded up to the grid of `slots` slots."""
@@ -291,9 +290,10 @@ class MetricChart(Widget):
         if width <= 0 or height <= 0:
             return layout
         self.plot_builds += 1
-        low, high = self._y_range()
+        values = self.values
+        low, high = self._y_range(values)
         unit, size = self._unit(high)
-        axis = self._axis_width(high)
+        axis = self._axis_width(low, high)
         columns = max(width - axis, 1)
         slots = 2 * columns
         has_x_axis = height >= 4
@@ -336,7 +336,6 @@ class MetricChart(Widget):
             strips.append(Strip(segments, width))
         if has_x_axis:
             strips.append(self._time_strip(width, axis, columns, start, end))
-        values = self.values
         layout.strips = strips
         layout.unit = unit
         layout.start_ms, layout.end_ms, layout.slots = start, end, slots
@@ -427,9 +426,12 @@ class MetricChart(Widget):
             first = (when - start_ms) * slots // span
             if 0 <= first < slots:
                 current = values[first]
-                values[first] = value if current is None else max(current, value)
+                if current is None or value > current:
+                    values[first] = value
                 if score is not None:
-                    scores[first] = max(score, scores[first] or 0.0)
+                    held_score = scores[first]
+                    if held_score is None or score > held_score:
+                        scores[first] = score
             following = points[index + 1][0] if index + 1 < len(points) else None
             if following is not None and following - when <= data.hold_ms:
                 last = -(-(following - start_ms) * slots // span) - 1
