@@ -14,6 +14,7 @@ Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open
 
     .venv/bin/python bench/tui.py [--seconds 120] [--runs 5]
     .venv/bin/python bench/tui.py --ui-thread --seconds 30   # where the app's idle CPU goes, by thread
+    .venv/bin/python bench/tui.py --textual-floor --seconds 60  # the same two measures for a bare Textual app
 """
 
 from __future__ import annotations
@@ -262,6 +263,58 @@ def ui_thread_cpu(seconds: float, record: bool) -> tuple[float, float]:
     return asyncio.run(measure())
 
 
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Footer, Header, Label
+
+
+class Bare(App[None]):
+    BINDINGS = [("q", "quit", "Quit")]
+
+    def compose(self):
+        yield Header()
+        yield Label("Dashboard  open anomalies: 0")
+        yield Footer()
+
+
+Bare().run()
+"""
+
+
+def textual_floor(seconds: float, runs: int) -> tuple[list[float], float]:
+    """Launch-to-paint times and idle CPU (percent of a core) of a bare Textual app (Header, Label, Footer)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "bare_textual_app.py"
+        script.write_text(BARE_APP)
+        command = f"env -u COLUMNS -u LINES {sys.executable} {script}"
+        times = []
+        for run in range(runs + 1):
+            socket = f"scops-bench-bare-{os.getpid()}-{run}"
+            started = time.perf_counter()
+            tmux(socket, "new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+            while "open anomalies" not in tmux(socket, "capture-pane", "-p", "-t", "app"):
+                if time.perf_counter() - started > 30:
+                    raise SystemExit("the bare app did not appear within 30 s")
+                time.sleep(0.01)
+            times.append(time.perf_counter() - started)
+            if run < runs:
+                tmux(socket, "send-keys", "-t", "app", "q")
+                time.sleep(0.5)
+                tmux(socket, "kill-server")
+        try:  # the last one stays open for the idle measure
+            time.sleep(5)
+            pid = app_pid(str(script))
+            assert pid is not None
+            before = cpu_seconds(pid)
+            time.sleep(seconds)
+            idle = 100 * (cpu_seconds(pid) - before) / seconds
+        finally:
+            tmux(socket, "send-keys", "-t", "app", "q")
+            time.sleep(0.5)
+            tmux(socket, "kill-server")
+    return times[:runs], idle
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120.0, help="idle CPU measuring time")
@@ -269,7 +322,17 @@ def main() -> None:
     parser.add_argument(
         "--ui-thread", action="store_true", help="only: the app's CPU by thread under Pilot, recording or not"
     )
+    parser.add_argument(
+        "--textual-floor", action="store_true", help="only: launch and idle CPU of a bare Textual app (the floor)"
+    )
     args = parser.parse_args()
+    if args.textual_floor:
+        times, bare_idle = textual_floor(args.seconds, args.runs)
+        print(
+            f"| bare Textual app (Header, Label, Footer), tmux 120x40 | launch median {statistics.median(times):.3f} s "
+            f"({min(times):.3f} to {max(times):.3f}) | idle {bare_idle:.2f} % of a core over {args.seconds:g} s |"
+        )
+        return
     if args.ui_thread:
         for record in (True, False):
             total, ui = ui_thread_cpu(args.seconds, record)
