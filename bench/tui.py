@@ -15,6 +15,7 @@ Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open
     .venv/bin/python bench/tui.py [--seconds 120] [--runs 5]
     .venv/bin/python bench/tui.py --ui-thread --seconds 30   # where the app's idle CPU goes, by thread
     .venv/bin/python bench/tui.py --textual-floor --seconds 60  # the same two measures for a bare Textual app
+    .venv/bin/python bench/tui.py --frame-cost                  # what one small repaint of the dashboard costs
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -315,6 +317,55 @@ def textual_floor(seconds: float, runs: int) -> tuple[list[float], float]:
     return times[:runs], idle
 
 
+def frame_cost(frames: int = 40) -> list[tuple[str, float]]:
+    """UI-thread milliseconds a frame costs on the dashboard (Pilot, 120x40) when only one or a few lines
+    change: a chart's title line, two titles, two titles and the score line, the score line alone."""
+    from textual.geometry import Region
+
+    from scops_tui.config import Settings
+    from scops_tui.tui.app import create_app
+    from scops_tui.tui.widgets.chart import MetricChart
+
+    async def measure() -> list[tuple[str, float]]:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["SCOPS_HOME"] = tmp
+            settings = Settings(db=Path(tmp) / "frames.db", source="frames", interval=1.0)
+            app = create_app(settings, record=False, time_zone="utc", process_reader=lambda _limit: [])
+            results = []
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause(3)
+                screen = app.screen
+                cpu = screen.query_one("#chart-cpu", MetricChart)
+                disk_io = screen.query_one("#chart-diskio", MetricChart)
+                score = screen.query_one("#anomaly-score")
+                cases: dict[str, list[Callable[[], object]]] = {
+                    "one chart title": [lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1))],
+                    "two chart titles": [
+                        lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
+                        lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
+                    ],
+                    "two titles and the score line": [
+                        lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
+                        lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
+                        lambda: score.refresh(),
+                    ],
+                    "the score line alone": [lambda: score.refresh()],
+                }
+                for name, refreshes in cases.items():
+                    started = time.thread_time()
+                    await asyncio.sleep(frames * 0.05)  # the same wait with nothing to draw: the idle cost
+                    idle = time.thread_time() - started
+                    started = time.thread_time()
+                    for _ in range(frames):
+                        for refresh in refreshes:
+                            refresh()
+                        await asyncio.sleep(0.05)
+                    results.append((name, 1000 * (time.thread_time() - started - idle) / frames))
+            return results
+
+    return asyncio.run(measure())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120.0, help="idle CPU measuring time")
@@ -325,7 +376,14 @@ def main() -> None:
     parser.add_argument(
         "--textual-floor", action="store_true", help="only: launch and idle CPU of a bare Textual app (the floor)"
     )
+    parser.add_argument(
+        "--frame-cost", action="store_true", help="only: UI-thread ms a dashboard frame costs for a few changed lines"
+    )
     args = parser.parse_args()
+    if args.frame_cost:
+        for name, cost in frame_cost():
+            print(f"| dashboard frame, {name} | {cost:.2f} ms of the UI thread |")
+        return
     if args.textual_floor:
         times, bare_idle = textual_floor(args.seconds, args.runs)
         print(
