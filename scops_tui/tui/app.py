@@ -258,6 +258,13 @@ class ScopsApp(App[int]):
         if dashboard is not None:
             dashboard.sample_taken(message.record)
 
+    def watch_app_focus(self, focused: bool) -> None:
+        """The terminal went to the background (when it reports focus) or came back: the dashboard stops
+        drawing and scanning processes while away, and catches up on return."""
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.app_focus_changed(focused)
+
     def on_recent_samples_loaded(self, message: RecentSamplesLoaded) -> None:
         live = list(self.recent)
         newest_live = live[0].timestamp_ms if live else None

@@ -243,3 +243,42 @@ async def test_percent_charts_default_to_0_100_and_y_toggles_autoscale(make_app:
         await pilot.press("y")
         assert disk.autoscale
         assert not disk.render_line(1).text.lstrip().startswith("100┤")
+
+
+async def test_in_the_background_the_dashboard_draws_and_scans_nothing_and_catches_up_on_return(
+    make_app: Callable[..., ScopsApp],
+) -> None:
+    from dataclasses import replace
+
+    from textual import events
+
+    from scops_tui.recording.processes import ProcessUsage
+    from scops_tui.tui.messages import SampleTaken
+
+    scans: list[int] = []
+
+    def counting(limit: int) -> list[ProcessUsage]:
+        scans.append(limit)
+        return []
+
+    app = make_app(refresh_seconds=0.1, process_reader=counting)
+    async with app.run_test(size=SIZE) as pilot:
+        cpu = app.screen.query_one("#chart-cpu", MetricChart)
+        await wait_for(pilot, lambda: len(cpu.values) == app.live_points, "the stored samples")
+        await wait_for(pilot, lambda: len(scans) >= 2, "the process refreshes")
+        last = app.recent[-1]
+        app.post_message(events.AppBlur())  # the terminal reports it went to the background
+        await wait_for(pilot, lambda: not app.app_focus, "the blur")
+        await pilot.pause(0.3)  # a refresh that had started may still finish
+        scanned = len(scans)
+        sample = replace(last, timestamp_ms=last.timestamp_ms + 5000, cpu_usage=77.7)
+        app.post_message(SampleTaken(sample))
+        await wait_for(pilot, lambda: app.recent[-1] == sample, "the sample to be kept")
+        await pilot.pause(0.5)  # five refresh periods
+        assert len(scans) == scanned  # no process scan in the background
+        assert cpu.data is not None and cpu.data.points[-1][0] == last.timestamp_ms  # nothing drawn
+        assert "77.7 %" not in cpu.render_line(0).text
+        app.post_message(events.AppFocus())
+        await wait_for(pilot, lambda: "77.7 %" in cpu.render_line(0).text, "the catch-up on return")
+        assert cpu.data is not None and cpu.data.points[-1][0] == sample.timestamp_ms
+        await wait_for(pilot, lambda: len(scans) > scanned, "the process refresh on return")

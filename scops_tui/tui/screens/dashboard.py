@@ -161,10 +161,22 @@ class DashboardScreen(ScopsScreen):
         if self.extras_on:
             self.load_extras()
 
+    @property
+    def shown(self) -> bool:
+        """Whether the dashboard is in front and the terminal too (a terminal that reports focus says when
+        it is in the background): otherwise nothing is drawn and no process is scanned."""
+        return self.is_current and self.app.app_focus
+
     def _tick(self) -> None:
-        # Nothing to refresh while another screen is in front: the timer costs no process scan then.
-        if self.is_current:
+        # Nothing to refresh while another screen or another window is in front: no process scan then.
+        if self.shown:
             self.action_refresh()
+
+    def app_focus_changed(self, focused: bool) -> None:
+        """Back in front: catch up at once with the samples taken and the facts changed meanwhile."""
+        if focused and self.is_current:
+            self.action_refresh()
+            self.draw_live(list(self.scops.recent))
 
     @work(thread=True, exit_on_error=False, group="dashboard-recent", name="recent samples")
     def load_recent(self) -> None:
@@ -363,10 +375,10 @@ class DashboardScreen(ScopsScreen):
         """Add the recorder's newest sample to the live charts (the app keeps it too).
 
         Every sample updates the headlines and the score line; a chart's plot repaints only when the sample
-        changes one of its dots (see `MetricChart.show`). Behind another screen nothing is drawn: the charts
-        are rebuilt from the app's samples when the dashboard shows again.
+        changes one of its dots (see `MetricChart.show`). Behind another screen or window nothing is drawn:
+        the charts are rebuilt from the app's samples when the dashboard shows again.
         """
-        if not self.is_current:
+        if not self.shown:
             self._live = None
         elif self._live is None:
             self.draw_live(list(self.scops.recent))
