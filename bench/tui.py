@@ -4,7 +4,9 @@
    the captured screen shows the dashboard with its data ("open anomalies") is taken, 5 times.
 2. History: 30 days of 5-second samples (518,400 rows) in a database; the time the History screen's
    worker needs to read the 30-day window (`readers.read_history`, the SQL downsampling), and the time
-   from pressing `o` in the running app (Pilot) until the screen shows the loaded window.
+   from pressing `o` in the running app (Pilot) until the screen shows the loaded window; beside it the
+   same Pilot press and pause for a key bound to nothing (the harness's own idle waits, 20-ms steps), and
+   the redraw in a real terminal: `o` sent to the app in tmux until the captured screen shows the window.
 3. Idle CPU: the app open on its dashboard, recording at 1 s (plain `scops-tui`), beside the headless
    `scops-tui record --interval 1` in the same run, both measured from /proc over `--seconds`.
 
@@ -12,6 +14,8 @@ Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open
 
     .venv/bin/python bench/tui.py [--seconds 120] [--runs 5]
     .venv/bin/python bench/tui.py --ui-thread --seconds 30   # where the app's idle CPU goes, by thread
+    .venv/bin/python bench/tui.py --textual-floor --seconds 60  # the same two measures for a bare Textual app
+    .venv/bin/python bench/tui.py --frame-cost                  # what one small repaint of the dashboard costs
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -87,8 +92,21 @@ def seed(path: Path, days: float, now_ms: int, source: str) -> int:
     return rows
 
 
-def launch_times(db: Path, home: Path, runs: int) -> list[float]:
-    times = []
+def app_pid(pattern: str) -> int | None:
+    """The pid of the Python process whose command line contains `pattern` (the app, not tmux or env)."""
+    found = subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True, text=True, check=False)
+    for pid in (int(p) for p in found.stdout.split()):
+        try:
+            if "python" in os.readlink(f"/proc/{pid}/exe"):
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def launch_times(db: Path, home: Path, runs: int) -> tuple[list[float], list[float]]:
+    """Wall seconds from spawn to the painted dashboard, and the app's CPU seconds at that moment."""
+    times, cpu = [], []
     for run in range(runs):
         socket = f"scops-bench-{os.getpid()}-{run}"
         command = f"env -u COLUMNS -u LINES SCOPS_HOME={home} {SCOPS} --db {db} tui --no-record"
@@ -98,6 +116,9 @@ def launch_times(db: Path, home: Path, runs: int) -> list[float]:
             screen = tmux(socket, "capture-pane", "-p", "-t", "app")
             if "Dashboard" in screen and "open anomalies" in screen:
                 times.append(time.perf_counter() - started)
+                pid = app_pid(f"--db {db} tui --no-record")
+                if pid is not None:
+                    cpu.append(cpu_seconds(pid))
                 break
             if time.perf_counter() - started > 30:
                 raise SystemExit("the dashboard did not appear within 30 s")
@@ -105,10 +126,45 @@ def launch_times(db: Path, home: Path, runs: int) -> list[float]:
         tmux(socket, "send-keys", "-t", "app", "q")
         time.sleep(0.5)
         tmux(socket, "kill-server")
+    return times, cpu
+
+
+def terminal_redraws(db: Path, home: Path, runs: int) -> list[float]:
+    """Key press to loaded 30-day History in a real terminal: tmux send-keys `o`, then poll the screen."""
+    socket = f"scops-bench-history-{os.getpid()}"
+    command = f"env -u COLUMNS -u LINES SCOPS_HOME={home} {SCOPS} --db {db} tui --no-record"
+    tmux(socket, "new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+
+    def wait_until(*texts: str) -> float:
+        started = time.perf_counter()
+        while True:
+            screen = tmux(socket, "capture-pane", "-p", "-t", "app")
+            if all(text in screen for text in texts):
+                return time.perf_counter()
+            if time.perf_counter() - started > 30:
+                raise SystemExit(f"the screen did not show {texts} within 30 s")
+            time.sleep(0.005)
+
+    times = []
+    try:
+        wait_until("Dashboard", "open anomalies")
+        tmux(socket, "send-keys", "-t", "app", "2")
+        wait_until("range 1h", "←→ pan")
+        for _ in range(runs):
+            tmux(socket, "send-keys", "-t", "app", "h")
+            wait_until("range 1h", "←→ pan")
+            time.sleep(0.5)
+            started = time.perf_counter()
+            tmux(socket, "send-keys", "-t", "app", "o")
+            times.append(wait_until("range 30d", "←→ pan") - started)
+    finally:
+        tmux(socket, "send-keys", "-t", "app", "q")
+        time.sleep(0.5)
+        tmux(socket, "kill-server")
     return times
 
 
-def history_times(db: Path, source: str, now_ms: int, runs: int) -> tuple[list[float], list[float]]:
+def history_times(db: Path, source: str, now_ms: int, runs: int) -> tuple[list[float], list[float], list[float]]:
     from scops_tui.config import load_settings
     from scops_tui.tui import readers
     from scops_tui.tui.app import create_app
@@ -120,11 +176,11 @@ def history_times(db: Path, source: str, now_ms: int, runs: int) -> tuple[list[f
         readers.read_history(db, source, now_ms - 30 * DAY_MS, now_ms, 116)
         reads.append(time.perf_counter() - started)
 
-    async def redraws() -> list[float]:
+    async def redraws() -> tuple[list[float], list[float]]:
         app = create_app(
             load_settings({"db": db, "source": source}), record=False, clock=lambda: now_ms, time_zone="utc"
         )
-        result = []
+        result, floor = [], []
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("2")
             await pilot.pause(1.0)
@@ -139,10 +195,17 @@ def history_times(db: Path, source: str, now_ms: int, runs: int) -> tuple[list[f
                     await asyncio.sleep(0.002)
                 await pilot.pause()
                 result.append(time.perf_counter() - started)
+                # The harness's own floor: the same press and pause for a key bound to nothing.
+                await pilot.pause(0.5)
+                started = time.perf_counter()
+                await pilot.press("j")
+                await pilot.pause()
+                floor.append(time.perf_counter() - started)
             await pilot.press("q")
-        return result
+        return result, floor
 
-    return reads, asyncio.run(redraws())
+    redraw, floor = asyncio.run(redraws())
+    return reads, redraw, floor
 
 
 def idle_cpu(home: Path, seconds: float) -> dict[str, dict[str, float]]:
@@ -202,6 +265,107 @@ def ui_thread_cpu(seconds: float, record: bool) -> tuple[float, float]:
     return asyncio.run(measure())
 
 
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Footer, Header, Label
+
+
+class Bare(App[None]):
+    BINDINGS = [("q", "quit", "Quit")]
+
+    def compose(self):
+        yield Header()
+        yield Label("Dashboard  open anomalies: 0")
+        yield Footer()
+
+
+Bare().run()
+"""
+
+
+def textual_floor(seconds: float, runs: int) -> tuple[list[float], float]:
+    """Launch-to-paint times and idle CPU (percent of a core) of a bare Textual app (Header, Label, Footer)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "bare_textual_app.py"
+        script.write_text(BARE_APP)
+        command = f"env -u COLUMNS -u LINES {sys.executable} {script}"
+        times = []
+        for run in range(runs + 1):
+            socket = f"scops-bench-bare-{os.getpid()}-{run}"
+            started = time.perf_counter()
+            tmux(socket, "new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+            while "open anomalies" not in tmux(socket, "capture-pane", "-p", "-t", "app"):
+                if time.perf_counter() - started > 30:
+                    raise SystemExit("the bare app did not appear within 30 s")
+                time.sleep(0.01)
+            times.append(time.perf_counter() - started)
+            if run < runs:
+                tmux(socket, "send-keys", "-t", "app", "q")
+                time.sleep(0.5)
+                tmux(socket, "kill-server")
+        try:  # the last one stays open for the idle measure
+            time.sleep(5)
+            pid = app_pid(str(script))
+            assert pid is not None
+            before = cpu_seconds(pid)
+            time.sleep(seconds)
+            idle = 100 * (cpu_seconds(pid) - before) / seconds
+        finally:
+            tmux(socket, "send-keys", "-t", "app", "q")
+            time.sleep(0.5)
+            tmux(socket, "kill-server")
+    return times[:runs], idle
+
+
+def frame_cost(frames: int = 40) -> list[tuple[str, float]]:
+    """UI-thread milliseconds a frame costs on the dashboard (Pilot, 120x40) when only one or a few lines
+    change: a chart's title line, two titles, two titles and the score line, the score line alone."""
+    from textual.geometry import Region
+
+    from scops_tui.config import Settings
+    from scops_tui.tui.app import create_app
+    from scops_tui.tui.widgets.chart import MetricChart
+
+    async def measure() -> list[tuple[str, float]]:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["SCOPS_HOME"] = tmp
+            settings = Settings(db=Path(tmp) / "frames.db", source="frames", interval=1.0)
+            app = create_app(settings, record=False, time_zone="utc", process_reader=lambda _limit: [])
+            results = []
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause(3)
+                screen = app.screen
+                cpu = screen.query_one("#chart-cpu", MetricChart)
+                disk_io = screen.query_one("#chart-diskio", MetricChart)
+                score = screen.query_one("#anomaly-score")
+                cases: dict[str, list[Callable[[], object]]] = {
+                    "one chart title": [lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1))],
+                    "two chart titles": [
+                        lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
+                        lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
+                    ],
+                    "two titles and the score line": [
+                        lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
+                        lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
+                        lambda: score.refresh(),
+                    ],
+                    "the score line alone": [lambda: score.refresh()],
+                }
+                for name, refreshes in cases.items():
+                    started = time.thread_time()
+                    await asyncio.sleep(frames * 0.05)  # the same wait with nothing to draw: the idle cost
+                    idle = time.thread_time() - started
+                    started = time.thread_time()
+                    for _ in range(frames):
+                        for refresh in refreshes:
+                            refresh()
+                        await asyncio.sleep(0.05)
+                    results.append((name, 1000 * (time.thread_time() - started - idle) / frames))
+            return results
+
+    return asyncio.run(measure())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120.0, help="idle CPU measuring time")
@@ -209,7 +373,24 @@ def main() -> None:
     parser.add_argument(
         "--ui-thread", action="store_true", help="only: the app's CPU by thread under Pilot, recording or not"
     )
+    parser.add_argument(
+        "--textual-floor", action="store_true", help="only: launch and idle CPU of a bare Textual app (the floor)"
+    )
+    parser.add_argument(
+        "--frame-cost", action="store_true", help="only: UI-thread ms a dashboard frame costs for a few changed lines"
+    )
     args = parser.parse_args()
+    if args.frame_cost:
+        for name, cost in frame_cost():
+            print(f"| dashboard frame, {name} | {cost:.2f} ms of the UI thread |")
+        return
+    if args.textual_floor:
+        times, bare_idle = textual_floor(args.seconds, args.runs)
+        print(
+            f"| bare Textual app (Header, Label, Footer), tmux 120x40 | launch median {statistics.median(times):.3f} s "
+            f"({min(times):.3f} to {max(times):.3f}) | idle {bare_idle:.2f} % of a core over {args.seconds:g} s |"
+        )
+        return
     if args.ui_thread:
         for record in (True, False):
             total, ui = ui_thread_cpu(args.seconds, record)
@@ -219,12 +400,14 @@ def main() -> None:
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is needed (apt-get install tmux)")
     now_ms = int(time.time() * 1000)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         db = home / "history.db"
         rows = seed(db, 30, now_ms, "bench-host")
-        launches = launch_times(db, home, args.runs)
-        reads, redraws = history_times(db, "bench-host", now_ms, args.runs)
+        launches, launch_cpu = launch_times(db, home, args.runs)
+        reads, redraws, floor = history_times(db, "bench-host", now_ms, args.runs)
+        terminal = terminal_redraws(db, home, args.runs)
         idle = idle_cpu(home, args.seconds)
     print(f"Command: `.venv/bin/python bench/tui.py --seconds {args.seconds:g} --runs {args.runs}`\n")
     print(f"Database: {rows:,} samples (30 days at 5 s).\n")
@@ -234,13 +417,27 @@ def main() -> None:
         f"| launch to painted dashboard (tmux, 120x40) | {statistics.median(launches):.3f} s | "
         f"{min(launches):.3f} to {max(launches):.3f} s | <= 0.5 s |"
     )
+    if launch_cpu:
+        print(
+            f"| same launch: CPU time of the app process when the dashboard shows | "
+            f"{statistics.median(launch_cpu):.3f} s | {min(launch_cpu):.3f} to {max(launch_cpu):.3f} s | |"
+        )
     print(
         f"| 30-day history read in the worker (SQL downsampling) | {1000 * statistics.median(reads):.0f} ms | "
         f"{1000 * min(reads):.0f} to {1000 * max(reads):.0f} ms | |"
     )
     print(
-        f"| 30-day history redraw, key press to loaded screen | {1000 * statistics.median(redraws):.0f} ms | "
+        f"| 30-day history redraw, key press to loaded screen (Pilot) | {1000 * statistics.median(redraws):.0f} ms | "
         f"{1000 * min(redraws):.0f} to {1000 * max(redraws):.0f} ms | <= 100 ms |"
+    )
+    print(
+        f"| same measure for a key bound to nothing (Pilot's own waits) | {1000 * statistics.median(floor):.0f} ms | "
+        f"{1000 * min(floor):.0f} to {1000 * max(floor):.0f} ms | |"
+    )
+    print(
+        f"| 30-day history redraw in tmux (send-keys to the loaded screen captured) | "
+        f"{1000 * statistics.median(terminal):.0f} ms | {1000 * min(terminal):.0f} to {1000 * max(terminal):.0f} ms "
+        "| <= 100 ms |"
     )
     print(f"\n| recording at 1 s, {args.seconds:g} s | CPU, % of one core | peak RSS (MiB) |")
     print("|---|---|---|")
@@ -248,6 +445,11 @@ def main() -> None:
         print(f"| {label} | {idle[name]['cpu_percent']:.2f} % | {idle[name]['peak_rss_mib']:.1f} |")
     ratio = idle["app"]["cpu_percent"] / max(idle["recorder"]["cpu_percent"], 1e-9)
     print(f"\nApp / recorder CPU: {ratio:.1f}x (goal <= 2x).")
+    load_after = os.getloadavg()
+    print(
+        f"\nLoad average (1, 5, 15 min) at the start: {', '.join(f'{v:.2f}' for v in load_before)}; "
+        f"at the end: {', '.join(f'{v:.2f}' for v in load_after)} ({os.cpu_count()} CPUs)."
+    )
 
 
 if __name__ == "__main__":

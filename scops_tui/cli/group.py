@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -81,7 +82,31 @@ def usage_line(exc: click.ClickException) -> str:
 
 
 class ScopsGroup(click.Group):
-    """A click group that ends any user or usage error with one line on stderr and a non-zero status."""
+    """A click group that ends any user or usage error with one line on stderr and a non-zero status.
+
+    Its commands may be given as `lazy_commands`, name -> "module:attribute", imported only when that
+    command is looked up: `scops-tui tui` imports the app's command module and not the fifteen others
+    (nor what they import), while `--help` and shell completion, which list every command, import them all.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, the lazy ones included, sorted as click sorts them."""
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command called `cmd_name`, importing its module on first use (None: no such command)."""
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in self.lazy_commands:
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy_commands[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return command
 
     def main(
         self,

@@ -8,26 +8,36 @@ from pathlib import Path
 import click
 
 from scops_tui import __version__
-from scops_tui.cli.alerts import alerts
-from scops_tui.cli.anomalies import anomalies
-from scops_tui.cli.app import tui
-from scops_tui.cli.config import config_command
-from scops_tui.cli.db import db
-from scops_tui.cli.detect import detect
-from scops_tui.cli.export import export_command
-from scops_tui.cli.fleet import fleet
 from scops_tui.cli.group import ScopsGroup
-from scops_tui.cli.imports import import_group
-from scops_tui.cli.keys import keys
-from scops_tui.cli.model import model
-from scops_tui.cli.record import record
-from scops_tui.cli.serve import serve
-from scops_tui.cli.service import service
-from scops_tui.cli.sync import sync
-from scops_tui.cli.users import users
+
+COMMANDS = {
+    "tui": "scops_tui.cli.app:tui",
+    "config": "scops_tui.cli.config:config_command",
+    "record": "scops_tui.cli.record:record",
+    "db": "scops_tui.cli.db:db",
+    "detect": "scops_tui.cli.detect:detect",
+    "model": "scops_tui.cli.model:model",
+    "anomalies": "scops_tui.cli.anomalies:anomalies",
+    "import": "scops_tui.cli.imports:import_group",
+    "export": "scops_tui.cli.export:export_command",
+    "sync": "scops_tui.cli.sync:sync",
+    "fleet": "scops_tui.cli.fleet:fleet",
+    "serve": "scops_tui.cli.serve:serve",
+    "service": "scops_tui.cli.service:service",
+    "keys": "scops_tui.cli.keys:keys",
+    "users": "scops_tui.cli.users:users",
+    "alerts": "scops_tui.cli.alerts:alerts",
+}
+"""Every command, name -> "module:attribute": a module is imported only when its command runs (or for
+`--help` and completion, which list them all), so `scops-tui tui` starts without the other fifteen."""
 
 
-@click.group(cls=ScopsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=ScopsGroup,
+    lazy_commands=COMMANDS,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Database file (env SCOPS_DB).")
 @click.version_option(__version__, "--version", prog_name="scops-tui")
 @click.pass_context
@@ -36,28 +46,9 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["overrides"] = {"db": db_path}
     if ctx.invoked_subcommand is None:
-        ctx.invoke(tui)
-
-
-for command in (
-    tui,
-    config_command,
-    record,
-    db,
-    detect,
-    model,
-    anomalies,
-    import_group,
-    export_command,
-    sync,
-    fleet,
-    serve,
-    service,
-    keys,
-    users,
-):
-    main.add_command(command)
-main.add_command(alerts)
+        command = main.get_command(ctx, "tui")
+        assert command is not None
+        ctx.invoke(command)
 
 
 def run() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -16,46 +14,33 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from scops_tui.config import Settings, read_toml
 from scops_tui.errors import ConfigError, DatabaseError, ScopsError
 from scops_tui.recording.processes import ProcessUsage
-from scops_tui.recording.recorder import Recorder
-from scops_tui.recording.sampler import HostSampler
-from scops_tui.store.recorder_lock import RecorderLock
 from scops_tui.store.records import MetricRecord
 from scops_tui.store.timestamps import now_ms
 from scops_tui.tui import readers
 from scops_tui.tui.formatting import TimeFormat
 from scops_tui.tui.keymap import check_keymap, parse_keymap
 from scops_tui.tui.messages import EpisodesOpened, RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
+from scops_tui.tui.process_reader import ProcessReader
 from scops_tui.tui.readers import Reader, SqliteReader
 from scops_tui.tui.screens.base import ScopsScreen
-from scops_tui.tui.screens.dashboard import DashboardScreen
+from scops_tui.tui.screens.dashboard import DashboardScreen, live_points
 
 if TYPE_CHECKING:
     from scops_tui.detection.live import DetectionSettings
+    from scops_tui.recording.sampler import HostSampler
 
-ProcessReader = Callable[[int], list[ProcessUsage]]
+ProcessSource = Callable[[int], list[ProcessUsage]]
 """Returns the top N processes by CPU (blocking; called from a thread worker)."""
 
 SCREENS = Binding.Group("screens", compact=True)
 """The footer shows the five screen keys as one group."""
 
-LIVE_POINTS = 120
-"""Samples kept for the dashboard's live charts."""
-LIVE_REDRAW_SECONDS = 2.0
-"""The live charts repaint at most this often (as btop and Glances by default): at 1-s sampling every
-other sample is drawn together with the next, which halves the app's idle CPU; nothing is dropped."""
 TIME_ZONES = ("utc", "local")
-
-
-def _psutil_processes(limit: int) -> list[ProcessUsage]:
-    from scops_tui.recording.processes import top_processes
-
-    return top_processes(limit, 0.5)
 
 
 @dataclass(frozen=True)
@@ -109,7 +94,7 @@ class ScopsApp(App[int]):
         sampler: HostSampler | None,
         keymap: Mapping[str, str],
         clock: Callable[[], int],
-        process_reader: ProcessReader,
+        process_reader: ProcessSource,
         detection: DetectionSettings | None,
         refresh_seconds: float,
         reader: Reader,
@@ -119,9 +104,7 @@ class ScopsApp(App[int]):
         self.settings = settings
         self.reader = reader
         self.time_format = time_format
-        self.live_points = LIVE_POINTS
-        self._live_timer: Timer | None = None
-        self._last_live_draw = 0.0
+        self.live_points = live_points(settings.interval)
         self.previous_mode = "dashboard"
         self.record = record
         self.sampler = sampler
@@ -129,7 +112,7 @@ class ScopsApp(App[int]):
         self.process_reader = process_reader
         self.detection = detection
         self.refresh_seconds = refresh_seconds
-        self.recent: deque[MetricRecord] = deque(maxlen=LIVE_POINTS)
+        self.recent: deque[MetricRecord] = deque(maxlen=self.live_points)
         self.recording_state = "starting" if record else "not recording (--no-record)"
         self.recorder_problem: str | None = None
         self._episode_mark: int | None = None
@@ -214,6 +197,11 @@ class ScopsApp(App[int]):
     @work(thread=True, exit_on_error=False, group="recorder", name="recorder")
     def record_host(self) -> None:
         """Run the recorder loop until this worker is cancelled (the app quits): one thread for the whole run."""
+        # Imported here, not at the top: the dashboard paints without them, and `--no-record` never needs them.
+        from scops_tui.recording.recorder import Recorder
+        from scops_tui.recording.sampler import HostSampler
+        from scops_tui.store.recorder_lock import RecorderLock
+
         worker = get_current_worker()
         db = self.settings.db
         if RecorderLock(db).held_by_other():
@@ -266,21 +254,16 @@ class ScopsApp(App[int]):
     def on_sample_taken(self, message: SampleTaken) -> None:
         self.recent.append(message.record)
         self.recorder_problem = None
-        if self._live_timer is not None:
-            return  # a repaint is already due and will include this sample
-        wait = self._last_live_draw + LIVE_REDRAW_SECONDS - time.monotonic()
-        if wait <= 0:
-            self.draw_live()
-        else:
-            self._live_timer = self.set_timer(wait, self.draw_live)
-
-    def draw_live(self) -> None:
-        """Repaint the dashboard's live charts with every sample kept (only while the dashboard is shown)."""
-        self._live_timer = None
         dashboard = self._dashboard()
-        if dashboard is not None and dashboard.is_current:
-            self._last_live_draw = time.monotonic()
-            dashboard.draw_live(list(self.recent))
+        if dashboard is not None:
+            dashboard.sample_taken(message.record)
+
+    def watch_app_focus(self, focused: bool) -> None:
+        """The terminal went to the background (when it reports focus) or came back: the dashboard stops
+        drawing and scanning processes while away, and catches up on return."""
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.app_focus_changed(focused)
 
     def on_recent_samples_loaded(self, message: RecentSamplesLoaded) -> None:
         live = list(self.recent)
@@ -388,7 +371,7 @@ def create_app(
     sampler: HostSampler | None = None,
     keymap: Path | Mapping[str, str] | None = None,
     clock: Callable[[], int] | None = None,
-    process_reader: ProcessReader | None = None,
+    process_reader: ProcessSource | None = None,
     detection: DetectionSettings | None = None,
     refresh_seconds: float = 5.0,
     reader: Reader | None = None,
@@ -434,7 +417,7 @@ def create_app(
         sampler=sampler,
         keymap=keys,
         clock=clock or now_ms,
-        process_reader=process_reader or _psutil_processes,
+        process_reader=process_reader or ProcessReader(),
         detection=detection,
         refresh_seconds=refresh_seconds,
         reader=reader or SqliteReader(settings.db, settings.busy_timeout_ms),
@@ -444,6 +427,8 @@ def create_app(
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m scops_tui.tui.app [--db PATH] [--source NAME] [--no-record] [--keymap FILE]`."""
+    import argparse
+
     from scops_tui.config import load_settings
     from scops_tui.errors import ScopsError
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from scops_tui.tui.widgets.process_table import ProcessTable
+
 TIMEOUT = 20.0
 
 
@@ -20,8 +22,10 @@ async def wait_for(pilot: Pilot[object], condition: Callable[[], object], what: 
         await pilot.pause(0.05)
 
 
-def table_column(table: DataTable[object], column: str) -> list[str]:
+def table_column(table: DataTable[object] | ProcessTable, column: str) -> list[str]:
     """The text of one column, top to bottom."""
+    if isinstance(table, ProcessTable):
+        return table.column_values([label for label, _width in table.columns].index(column))
     return [str(table.get_cell(row_key, column)) for row_key in table.rows]
 
 

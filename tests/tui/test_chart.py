@@ -142,3 +142,97 @@ def test_scales_and_durations() -> None:
     assert [nice_ceiling(v) for v in (0, 0.7, 3.2, 12, 101)] == [1.0, 1.0, 5.0, 20.0, 200.0]
     assert span(1_995) == "2s"  # three samples from 03:53:17.364 to 03:53:19.359
     assert span(90_000) == "1m30s" and span(15 * MINUTE) == "15m" and span(6 * 60 * MINUTE) == "6h"
+
+
+def live(points: list[tuple[int, float, float | None]], headline: str) -> ChartData:
+    """A live chart's data as the dashboard gives it: ten minutes up to the newest point, snapped."""
+    end = points[-1][0] + 1
+    return ChartData(end - 10 * MINUTE, end, tuple(points), hold_ms=12_500, headline=headline, snap=True)
+
+
+async def test_a_live_sample_that_changes_no_dot_repaints_only_the_headline() -> None:
+    app = ChartApp("percent")
+    async with app.run_test(size=(44, 6)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.styles.height = 6
+        # 5-s samples at 40 % for ten minutes; 88 slots over ten minutes: a slot is about 6.8 s.
+        points: list[tuple[int, float, float | None]] = [(START + i * 5000, 40.0, None) for i in range(121)]
+        chart.show(live(points, "40.0 %"))
+        await pilot.pause()
+        builds, before = chart.plot_builds, lines(chart)
+        assert chart._layout is not None
+        slot_ms = 10 * MINUTE // chart._layout.slots
+        # A sample 1 s later lands in the newest point's slot at a lower value: no dot changes.
+        points.append((points[-1][0] + 1000, 39.0, None))
+        assert (points[-1][0] - chart._layout.start_ms) * chart._layout.slots // (10 * MINUTE) == (
+            points[-2][0] - chart._layout.start_ms
+        ) * chart._layout.slots // (10 * MINUTE), "the test's sample must fall in the same slot"
+        chart.show(live(points, "39.0 %"))
+        await pilot.pause()
+        assert chart.plot_builds == builds  # the plot was not rebuilt
+        assert chart.title_repaints == 1
+        after = lines(chart)
+        assert "39.0 %" in after[0] and "40.0 %" in before[0]
+        assert after[1:] == before[1:]
+        # The same headline again: nothing is repainted.
+        points.append((points[-1][0] + 1, 38.0, None))
+        chart.show(live(points, "39.0 %"))
+        assert chart.title_repaints == 1 and chart.plot_builds == builds
+        # A higher value in the same slot raises its dots: the plot is rebuilt.
+        points.append((points[-1][0] + 1, 95.0, None))
+        chart.show(live(points, "95.0 %"))
+        await pilot.pause()
+        assert chart.plot_builds == builds + 1
+        # A sample in the next slot moves the window by a slot: rebuilt, and the new value is drawn.
+        builds = chart.plot_builds
+        points.append((points[-1][0] + slot_ms + 1, 41.0, None))
+        chart.show(live(points, "41.0 %"))
+        await pilot.pause()
+        assert chart.plot_builds == builds + 1
+        assert "41.0 %" in lines(chart)[0]
+
+
+async def test_a_live_sample_with_a_higher_band_or_beyond_the_scale_rebuilds_the_plot() -> None:
+    app = ChartApp("rate")
+    async with app.run_test(size=(44, 6)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.styles.height = 6
+        points: list[tuple[int, float, float | None]] = [(START + i * 5000, 1000.0, 0.1) for i in range(121)]
+        chart.show(live(points, "1000 B/s"))
+        await pilot.pause()
+        builds = chart.plot_builds
+        points.append((points[-1][0] + 1, 900.0, 0.9))  # a critical score colours the cell
+        chart.show(live(points, "900 B/s"))
+        await pilot.pause()
+        assert chart.plot_builds == builds + 1
+        points.append((points[-1][0] + 1, 5000.0, 0.1))  # above the autoscaled axis: a new scale
+        chart.show(live(points, "5000 B/s"))
+        await pilot.pause()
+        assert chart.plot_builds == builds + 2
+
+
+class TwoCharts(App[None]):
+    def compose(self) -> ComposeResult:
+        yield MetricChart("Test", kind="percent", time_format=TimeFormat(utc=True), id="live")
+        yield MetricChart("Test", kind="percent", time_format=TimeFormat(utc=True), id="full")
+
+
+async def test_a_live_chart_draws_what_a_full_build_of_the_same_data_draws() -> None:
+    # The shortcut may skip a repaint only when a full build would look the same: compare both, sample by sample.
+    points: list[tuple[int, float, float | None]] = [
+        (START + i * 1000, 20.0 + (i * 7919 % 37), 0.1 if i % 7 else 0.5) for i in range(700)
+    ]
+    app = TwoCharts()
+    async with app.run_test(size=(44, 12)) as pilot:
+        incremental, reference = app.query_one("#live", MetricChart), app.query_one("#full", MetricChart)
+        kept = points[:660]
+        incremental.show(live(kept, "-"))
+        await pilot.pause()
+        for point in points[660:]:
+            kept = [*kept[1:], point]  # the oldest dropped as a new one comes, as the dashboard's deque does
+            incremental.show(live(kept, "-"))
+            reference.show(ChartData(0, 1))
+            reference.show(live(kept, "-"))
+            await pilot.pause()
+            assert lines(incremental) == lines(reference)
+        assert incremental.plot_builds < reference.plot_builds  # and most samples changed no dot

@@ -6,13 +6,14 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from scops_tui.detection.live import DetectionSettings
 from scops_tui.recording.sampler import CounterReading, HostSampler
 from scops_tui.store.recorder_lock import RecorderLock
 from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.widgets.chart import MetricChart
+from scops_tui.tui.widgets.process_table import ProcessTable
 from tests.tui.conftest import SAMPLES
 from tests.tui.helpers import wait_for
 
@@ -62,14 +63,16 @@ async def test_charts_fill_from_stored_samples_and_processes_show(make_app: Call
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         cpu = app.screen.query_one("#chart-cpu", MetricChart)
-        await wait_for(pilot, lambda: len(cpu.values) == 120, "the stored samples")
-        table = app.screen.query_one("#processes", DataTable)
+        # Ten minutes and a minute's margin of 5-s samples: the stored samples fill the live charts.
+        assert app.live_points == 132
+        await wait_for(pilot, lambda: len(cpu.values) == app.live_points, "the stored samples")
+        table = app.screen.query_one("#processes", ProcessTable)
         await wait_for(pilot, lambda: table.row_count == 3, "the processes")
-        assert [str(v) for v in table.get_column_at(1)] == ["stress-ng", "postgres", "python3"]
+        assert table.column_values(1) == ["stress-ng", "postgres", "python3"]
         for key in ("memory", "disk", "load", "diskio", "network"):
-            assert len(app.screen.query_one(f"#chart-{key}", MetricChart).values) == 120
+            assert len(app.screen.query_one(f"#chart-{key}", MetricChart).values) == app.live_points
         assert "anomaly score" in str(app.screen.query_one("#anomaly-score", Label).render())
-        assert len(app.recent) == 120
+        assert len(app.recent) == app.live_points
 
 
 async def test_recording_feeds_the_live_charts_and_writes_the_database(
@@ -156,7 +159,7 @@ async def test_processes_sort_and_filter(make_app: Callable[..., ScopsApp]) -> N
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        table = app.screen.query_one("#processes", DataTable)
+        table = app.screen.query_one("#processes", ProcessTable)
         await wait_for(pilot, lambda: table.row_count == 3, "the processes")
         assert table_column(table, "name") == ["stress-ng", "postgres", "python3"]  # cpu, largest first
         title = app.screen.query_one("#processes-title")
@@ -234,9 +237,48 @@ async def test_percent_charts_default_to_0_100_and_y_toggles_autoscale(make_app:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         disk = app.screen.query_one("#chart-disk", MetricChart)
-        await wait_for(pilot, lambda: len(disk.values) == 120, "the charts")
+        await wait_for(pilot, lambda: len(disk.values) == app.live_points, "the charts")
         assert not disk.autoscale
         assert disk.render_line(1).text.lstrip().startswith("100┤")
         await pilot.press("y")
         assert disk.autoscale
         assert not disk.render_line(1).text.lstrip().startswith("100┤")
+
+
+async def test_in_the_background_the_dashboard_draws_and_scans_nothing_and_catches_up_on_return(
+    make_app: Callable[..., ScopsApp],
+) -> None:
+    from dataclasses import replace
+
+    from textual import events
+
+    from scops_tui.recording.processes import ProcessUsage
+    from scops_tui.tui.messages import SampleTaken
+
+    scans: list[int] = []
+
+    def counting(limit: int) -> list[ProcessUsage]:
+        scans.append(limit)
+        return []
+
+    app = make_app(refresh_seconds=0.1, process_reader=counting)
+    async with app.run_test(size=SIZE) as pilot:
+        cpu = app.screen.query_one("#chart-cpu", MetricChart)
+        await wait_for(pilot, lambda: len(cpu.values) == app.live_points, "the stored samples")
+        await wait_for(pilot, lambda: len(scans) >= 2, "the process refreshes")
+        last = app.recent[-1]
+        app.post_message(events.AppBlur())  # the terminal reports it went to the background
+        await wait_for(pilot, lambda: not app.app_focus, "the blur")
+        await pilot.pause(0.3)  # a refresh that had started may still finish
+        scanned = len(scans)
+        sample = replace(last, timestamp_ms=last.timestamp_ms + 5000, cpu_usage=77.7)
+        app.post_message(SampleTaken(sample))
+        await wait_for(pilot, lambda: app.recent[-1] == sample, "the sample to be kept")
+        await pilot.pause(0.5)  # five refresh periods
+        assert len(scans) == scanned  # no process scan in the background
+        assert cpu.data is not None and cpu.data.points[-1][0] == last.timestamp_ms  # nothing drawn
+        assert "77.7 %" not in cpu.render_line(0).text
+        app.post_message(events.AppFocus())
+        await wait_for(pilot, lambda: "77.7 %" in cpu.render_line(0).text, "the catch-up on return")
+        assert cpu.data is not None and cpu.data.points[-1][0] == sample.timestamp_ms
+        await wait_for(pilot, lambda: len(scans) > scanned, "the process refresh on return")

@@ -16,6 +16,7 @@ from scops_tui.tui.screens.history import HistoryScreen
 from scops_tui.tui.screens.models import ModelsScreen
 from scops_tui.tui.widgets.chart import MetricChart
 from scops_tui.tui.widgets.preview import EpisodePreview
+from scops_tui.tui.widgets.process_table import ProcessTable
 from tests.tui.helpers import wait_for
 
 SIZE = (120, 40)
@@ -40,8 +41,10 @@ def test_dashboard(snap_compare: Snap, make_app: Callable[..., ScopsApp], size: 
     async def ready(pilot: Pilot[Any]) -> None:
         app = pilot.app
         await wait_for(pilot, lambda: "open anomalies" in str(app.screen.query_one("#status-line").render()), "status")
-        await wait_for(pilot, lambda: app.screen.query_one("#processes", DataTable).row_count == 3, "processes")
-        await wait_for(pilot, lambda: len(app.screen.query_one("#chart-cpu", MetricChart).values) == 120, "charts")
+        table = app.screen.query_one("#processes", ProcessTable)
+        await wait_for(pilot, lambda: table.row_count == 3, "processes")
+        chart = app.screen.query_one("#chart-cpu", MetricChart)
+        await wait_for(pilot, lambda: len(chart.values) == 132, "charts")
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=ready)

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Label
 from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
     from scops_tui.tui.app import ScopsApp
+
+
+def set_line(label: Label, markup: str) -> None:
+    """Show `markup` in a one-line label: when it still fits that line, only the label repaints (a layout of
+    the whole screen is what a text of another height needs, and costs the most of a redraw)."""
+    fits = label.size.height == 1 and Content.from_markup(markup).cell_length <= label.size.width
+    label.update(markup, layout=not fits)
 
 
 class ScopsScreen(Screen[None]):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from typing import ClassVar
 
@@ -11,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal
 from textual.events import Resize
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import Footer, Header, Input, Label, Static
 
 from scops_tui.detection.episodes import severity_of
 from scops_tui.errors import ScopsError
@@ -23,6 +25,7 @@ from scops_tui.tui.messages import LiveExtrasLoaded, ProcessesLoaded, RecentSamp
 from scops_tui.tui.readers import StatusFacts
 from scops_tui.tui.screens.base import ScopsScreen
 from scops_tui.tui.widgets.chart import ChartData, Kind, MetricChart
+from scops_tui.tui.widgets.process_table import ProcessTable
 
 CHARTS: tuple[tuple[str, str, Kind], ...] = (
     ("cpu", "CPU", "percent"),
@@ -40,6 +43,28 @@ TOP_BY_CPU = 40
 PROCESS_COLUMNS = (("pid", 7), ("name", 24), ("cpu %", 6), ("mem %", 6), ("user", 12))
 NARROW = 100
 """Below this width the process table drops its user column (the least useful) and says so."""
+LIVE_WINDOW_SECONDS = 600
+"""The dashboard's live charts show the last ten minutes (120 samples at the default 5-s interval)."""
+LIVE_WINDOW_MS = LIVE_WINDOW_SECONDS * 1000
+LIVE_MARGIN_SECONDS = 60
+"""Samples kept beyond the window: the oldest one dropped as a new one comes is then off the plot."""
+
+
+def live_points(interval: float) -> int:
+    """Samples kept for the live charts at a sampling `interval`: the window and its margin."""
+    return max(int(-(-(LIVE_WINDOW_SECONDS + LIVE_MARGIN_SECONDS) // max(interval, 0.001))), 2)
+
+
+LIVE_VALUES: dict[str, Callable[[MetricRecord], float]] = {
+    "cpu": lambda r: r.cpu_usage,
+    "memory": lambda r: r.memory_usage,
+    "disk": lambda r: r.disk_usage,
+    "load": lambda r: r.load_1m,
+    "diskio": lambda r: float(r.disk_io_read + r.disk_io_write),
+    "network": lambda r: float(r.network_rx + r.network_tx),
+}
+"""What each live chart plots of a sample."""
+Point = tuple[int, float, float | None]
 
 
 def sort_processes(processes: list[ProcessUsage], key: str, text: str) -> list[ProcessUsage]:
@@ -88,6 +113,8 @@ class DashboardScreen(ScopsScreen):
         self._narrow: bool | None = None
         self._drawn_rows: list[list[str]] | None = None
         self._drawn_title = ""
+        self._live: dict[str, deque[Point]] | None = None
+        """Each live chart's points, a sample appended as it comes (None: to be rebuilt from the app's samples)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -103,7 +130,7 @@ class DashboardScreen(ScopsScreen):
         yield Input(
             placeholder="filter processes by name, user or pid; enter keeps it, escape clears", id="process-filter"
         )
-        yield DataTable(id="processes", cursor_type="none", zebra_stripes=True)
+        yield ProcessTable(id="processes")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -121,13 +148,9 @@ class DashboardScreen(ScopsScreen):
         if narrow == self._narrow:
             return
         self._narrow = narrow
-        table = self.query_one("#processes", DataTable)
-        table.clear(columns=True)
         self._drawn_rows = None
-        for label, width in PROCESS_COLUMNS:
-            if narrow and label == "user":
-                continue
-            table.add_column(label, width=width, key=label)
+        columns = [(label, width) for label, width in PROCESS_COLUMNS if not (narrow and label == "user")]
+        self.query_one("#processes", ProcessTable).set_columns(columns)
         self._draw_processes()
         self._draw_process_title()
 
@@ -138,10 +161,22 @@ class DashboardScreen(ScopsScreen):
         if self.extras_on:
             self.load_extras()
 
+    @property
+    def shown(self) -> bool:
+        """Whether the dashboard is in front and the terminal too (a terminal that reports focus says when
+        it is in the background): otherwise nothing is drawn and no process is scanned."""
+        return self.is_current and self.app.app_focus
+
     def _tick(self) -> None:
-        # Nothing to refresh while another screen is in front: the timer costs no process scan then.
-        if self.is_current:
+        # Nothing to refresh while another screen or another window is in front: no process scan then.
+        if self.shown:
             self.action_refresh()
+
+    def app_focus_changed(self, focused: bool) -> None:
+        """Back in front: catch up at once with the samples taken and the facts changed meanwhile."""
+        if focused and self.is_current:
+            self.action_refresh()
+            self.draw_live(list(self.scops.recent))
 
     @work(thread=True, exit_on_error=False, group="dashboard-recent", name="recent samples")
     def load_recent(self) -> None:
@@ -205,10 +240,7 @@ class DashboardScreen(ScopsScreen):
         if rows == self._drawn_rows:
             return  # the same figures as on screen: nothing to repaint
         self._drawn_rows = rows
-        table = self.query_one("#processes", DataTable)
-        table.clear()
-        for cells in rows:
-            table.add_row(*cells)
+        self.query_one("#processes", ProcessTable).show(rows)
 
     def _draw_process_title(self, count: int | None = None) -> None:
         parts = [f"Processes by [b]{self.sort_key}[/b] (o)"]
@@ -248,7 +280,7 @@ class DashboardScreen(ScopsScreen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "process-filter":
             event.input.display = False
-            self.query_one("#processes", DataTable).focus()
+            self.query_one("#processes", ProcessTable).focus()
 
     def action_clear_filter(self) -> None:
         """Clear the process filter and hide its box."""
@@ -334,43 +366,70 @@ class DashboardScreen(ScopsScreen):
         """Redraw the charts from the newest samples; only charts whose data changed repaint."""
         if not records:
             return
-        last = records[-1]
+        self._live = {key: deque(maxlen=self.scops.live_points) for key in LIVE_VALUES}
+        for record in records:
+            self._append(record)
+        self._show_live(records[-1])
+
+    def sample_taken(self, record: MetricRecord) -> None:
+        """Add the recorder's newest sample to the live charts (the app keeps it too).
+
+        Every sample updates the headlines and the score line; a chart's plot repaints only when the sample
+        changes one of its dots (see `MetricChart.show`). Behind another screen or window nothing is drawn:
+        the charts are rebuilt from the app's samples when the dashboard shows again.
+        """
+        if not self.shown:
+            self._live = None
+        elif self._live is None:
+            self.draw_live(list(self.scops.recent))
+        else:
+            self._append(record)
+            self._show_live(record)
+
+    def _append(self, record: MetricRecord) -> None:
+        assert self._live is not None
+        for key, value_of in LIVE_VALUES.items():
+            self._live[key].append((record.timestamp_ms, value_of(record), record.anomaly_score))
+
+    def _show_live(self, last: MetricRecord) -> None:
+        assert self._live is not None
         interval_ms = int(self.scops.settings.interval * 1000)
-        end = last.timestamp_ms + interval_ms
-        start = end - self.scops.live_points * interval_ms
+        # The window ends at the newest sample, rounded up by the chart to the end of its slot: the plot moves
+        # by a slot when a sample opens the next one, and only then.
+        end = last.timestamp_ms + 1
+        start = end - LIVE_WINDOW_MS
         hold = int(interval_ms * 2.5)
-
-        def data(values: list[float], headline: str, short: str = "") -> ChartData:
-            points = [(r.timestamp_ms, v, r.anomaly_score) for r, v in zip(records, values, strict=True)]
-            return ChartData(start, end, points, hold, headline=headline, headline_short=short)
-
-        charts = {
-            "cpu": data([r.cpu_usage for r in records], f"{last.cpu_usage:.1f} %"),
-            "memory": data([r.memory_usage for r in records], f"{last.memory_usage:.1f} %"),
-            "disk": data([r.disk_usage for r in records], f"{last.disk_usage:.1f} %"),
-            "load": data([r.load_1m for r in records], f"{last.load_1m:.2f}"),
-            "diskio": data(
-                [float(r.disk_io_read + r.disk_io_write) for r in records],
+        headlines = {
+            "cpu": (f"{last.cpu_usage:.1f} %", ""),
+            "memory": (f"{last.memory_usage:.1f} %", ""),
+            "disk": (f"{last.disk_usage:.1f} %", ""),
+            "load": (f"{last.load_1m:.2f}", ""),
+            "diskio": (
                 f"r {formatting.rate(last.disk_io_read)} w {formatting.rate(last.disk_io_write)}",
                 f"r {formatting.compact_rate(last.disk_io_read)} w {formatting.compact_rate(last.disk_io_write)}",
             ),
-            "network": data(
-                [float(r.network_rx + r.network_tx) for r in records],
+            "network": (
                 f"rx {formatting.rate(last.network_rx)} tx {formatting.rate(last.network_tx)}",
                 f"rx {formatting.compact_rate(last.network_rx)} tx {formatting.compact_rate(last.network_tx)}",
             ),
         }
-        for key, chart_data in charts.items():
-            self.query_one(f"#chart-{key}", MetricChart).show(chart_data)
+        for key, (headline, short) in headlines.items():
+            data = ChartData(
+                start, end, tuple(self._live[key]), hold, headline=headline, headline_short=short, snap=True
+            )
+            self.query_one(f"#chart-{key}", MetricChart).show(data)
         self._draw_score(last)
 
     def _draw_score(self, last: MetricRecord) -> None:
         score = last.anomaly_score
         label = self.query_one("#anomaly-score", Label)
         when = f"{self.scops.time_format.clock(last.timestamp_ms)} {self.scops.time_format.zone}"
+        # The label spans its row (tcss), so a new text needs no layout: only the label repaints.
         if score is None:
-            label.update(f"anomaly score: not scored  (sample at {when})")
+            label.update(f"anomaly score: not scored  (sample at {when})", layout=False)
             return
         severity = formatting.severity_word(severity_of(score), score)
         flag = "  [b red]ANOMALY[/]" if last.is_anomaly else ""
-        label.update(f"anomaly score: [b]{score:.3f}[/b]  severity: [b]{severity}[/b]{flag}  (sample at {when})")
+        label.update(
+            f"anomaly score: [b]{score:.3f}[/b]  severity: [b]{severity}[/b]{flag}  (sample at {when})", layout=False
+        )

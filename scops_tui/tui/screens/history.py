@@ -21,7 +21,7 @@ from scops_tui.store import history
 from scops_tui.tui import formatting, readers
 from scops_tui.tui.messages import HistoryLoaded, MissedMarked, SourcesLoaded
 from scops_tui.tui.readers import HistoryView
-from scops_tui.tui.screens.base import ScopsScreen
+from scops_tui.tui.screens.base import ScopsScreen, set_line
 from scops_tui.tui.screens.dialogs import SourceDialog
 from scops_tui.tui.series import HISTORY_SPECS, chart_data
 from scops_tui.tui.widgets.chart import MetricChart
@@ -171,10 +171,11 @@ class HistoryScreen(ScopsScreen):
     def _draw_range(self, label: str, *, loading: bool = False) -> None:
         tf = self.scops.time_format
         samples = "" if self.view is None or loading else f"  {self.view.summary.samples:,} samples"
-        self.query_one("#history-range", Label).update(
+        set_line(
+            self.query_one("#history-range", Label),
             f"[b]{self.source}[/b]  range [b]{label}[/b] ({formatting.span(self.end_ms - self.start_ms)}): "
             f"{tf.clock(self.start_ms)} → {tf.clock(self.end_ms)} {tf.zone}{samples}"
-            + ("  loading…" if loading else "  [dim]←→ pan[/dim]")
+            + ("  loading…" if loading else "  [dim]←→ pan[/dim]"),
         )
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="history", name="load history")
@@ -244,8 +245,9 @@ class HistoryScreen(ScopsScreen):
                 f"enter opens, n/p next/previous{marks}"
             )
             return
-        label.update(
-            f"episodes in view: {len(view.episodes)}" + (" (n/p to step through)" if view.episodes else "") + marks
+        set_line(
+            label,
+            f"episodes in view: {len(view.episodes)}" + (" (n/p to step through)" if view.episodes else "") + marks,
         )
 
     # Episodes

@@ -26,6 +26,7 @@ from typing import Literal
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -40,6 +41,14 @@ MARK_COLOUR = "magenta"
 _LEFT = (0x40, 0x04, 0x02, 0x01)
 _RIGHT = (0x80, 0x20, 0x10, 0x08)
 """Braille dot bits of a cell's left and right column, bottom dot first."""
+_CELLS = tuple(
+    tuple(chr(0x2800 + bits) if (bits := sum(_LEFT[:left]) | sum(_RIGHT[:right])) else " " for right in range(5))
+    for left in range(5)
+)
+"""The character of a cell whose left column has `left` dots lit from the bottom and its right `right`."""
+_BAND_RANK = {None: 0, "medium": 1, "high": 2, "critical": 3}
+MAX_APPENDED = 16
+"""A live chart looks this many points back for its newest drawn point before it redraws in full."""
 _TICK_STEPS_MS = (
     1_000, 2_000, 5_000, 10_000, 15_000, 30_000,
     60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
@@ -81,13 +90,30 @@ class ChartData:
     """Times of labels (imported or marked) shown under the plot."""
     cursor: tuple[int, int] | None = None
     """A span being selected, highlighted across the plot."""
+    snap: bool = False
+    """Live charts: the window's end is rounded up to the plot's time-slot grid, so the plot moves one slot
+    at a time, and a new sample that leaves every drawn slot as it was repaints the title line only."""
 
 
 @dataclass
 class _Layout:
+    """The drawn chart: its strips and what decided them (to tell whether new data changes any dot)."""
+
     width: int
     height: int
     strips: list[Strip] = field(default_factory=list)
+    unit: str = ""
+    start_ms: int = 0
+    end_ms: int = 0
+    slots: int = 0
+    low: float = 0.0
+    high: float = 0.0
+    dots: int = 0
+    levels: list[int | None] = field(default_factory=list)
+    bands: list[int] = field(default_factory=list)
+    """Per cell column: the rank of its severity band (0 none, 1 medium, 2 high, 3 critical)."""
+    min_value: float = 0.0
+    max_value: float = 0.0
 
 
 _STYLES: dict[tuple[str, str | None], Style] = {}
@@ -159,6 +185,10 @@ class MetricChart(Widget):
         self.autoscale = kind not in ("percent", "score")
         self.data: ChartData | None = None
         self._layout: _Layout | None = None
+        self.plot_builds = 0
+        """How many times the whole chart was built (for tests: a live sample that changes no dot adds none)."""
+        self.title_repaints = 0
+        """How many times only the title line was redrawn."""
 
     # Data in
 
@@ -171,10 +201,22 @@ class MetricChart(Widget):
             self.refresh()
 
     def show(self, data: ChartData) -> None:
-        """Draw `data` (redraws only this widget, and only once per change)."""
+        """Draw `data` (redraws only this widget, and only once per change).
+
+        A live chart (`snap`) given its previous data plus a new sample that lands in a drawn slot without
+        raising its dots or its colour repaints only its title line (the headline), not the plot; nothing at
+        all when the headline reads the same.
+        """
         if data == self.data:
             return
+        old, layout = self.data, self._layout
         self.data = data
+        if old is not None and layout is not None and layout.slots and self._plot_unchanged(old, data, layout):
+            if (data.headline, data.headline_short, data.peak) != (old.headline, old.headline_short, old.peak):
+                layout.strips[0] = self._title_strip(layout.width, layout.unit)
+                self.title_repaints += 1
+                self.refresh(Region(0, 0, layout.width, 1))
+            return
         self._layout = None
         self.refresh()
 
@@ -193,7 +235,8 @@ class MetricChart(Widget):
     @property
     def plot_columns(self) -> int:
         """How many time slots (braille dot columns) the plot has at the current size: two per cell."""
-        return 2 * max(self.size.width - self._axis_width(self._y_range()[1]), 1)
+        low, high = self._y_range(self.values)
+        return 2 * max(self.size.width - self._axis_width(low, high), 1)
 
     # Drawing
 
@@ -201,12 +244,11 @@ class MetricChart(Widget):
         """One row of the chart, from strips rebuilt only when the data or the size changed."""
         width, height = self.size.width, self.size.height
         if self._layout is None or (self._layout.width, self._layout.height) != (width, height):
-            self._layout = _Layout(width, height, self._build(width, height))
+            self._layout = self._build(width, height)
         strips = self._layout.strips
         return strips[y] if 0 <= y < len(strips) else Strip.blank(width)
 
-    def _y_range(self) -> tuple[float, float]:
-        values = self.values
+    def _y_range(self, values: list[float]) -> tuple[float, float]:
         if self.kind == "percent" and not self.autoscale:
             return 0.0, 100.0
         if self.kind == "score" and not self.autoscale:
@@ -231,61 +273,121 @@ class MetricChart(Widget):
             return rate_unit(high)
         return "", 1.0
 
-    def _axis_width(self, high: float) -> int:
+    def _axis_width(self, low: float, high: float) -> int:
         _name, size = self._unit(high)
-        low, top = self._y_range()
-        return max(len(axis_number(top / size)), len(axis_number(low / size)), 1) + 1
+        return max(len(axis_number(high / size)), len(axis_number(low / size)), 1) + 1
 
-    def _build(self, width: int, height: int) -> list[Strip]:
+    def _window(self, data: ChartData, slots: int) -> tuple[int, int]:
+        """The drawn window: the data's, or for a live chart its end rounded up to the grid of `slots` slots."""
+        if not data.snap:
+            return data.start_ms, data.end_ms
+        span = max(data.end_ms - data.start_ms, 1)
+        end = -(-data.end_ms * slots // span) * span // slots
+        return end - span, end
+
+    def _build(self, width: int, height: int) -> _Layout:
+        layout = _Layout(width, height)
         if width <= 0 or height <= 0:
-            return []
-        low, high = self._y_range()
+            return layout
+        self.plot_builds += 1
+        values = self.values
+        low, high = self._y_range(values)
         unit, size = self._unit(high)
-        axis = self._axis_width(high)
+        axis = self._axis_width(low, high)
         columns = max(width - axis, 1)
+        slots = 2 * columns
         has_x_axis = height >= 4
         rows = max(height - 1 - (1 if has_x_axis else 0), 1)
-        strips = [self._title_strip(width, unit)]
         data = self.data
+        strips = [self._title_strip(width, unit)]
+        start, end = self._window(data, slots) if data is not None else (0, 1)
         if data is None or not data.points:
-            levels: list[int | None] = [None] * (2 * columns)
-            scores: list[float | None] = [None] * (2 * columns)
+            levels: list[int | None] = [None] * slots
+            scores: list[float | None] = [None] * slots
         else:
-            levels, scores = self._slots(data, 2 * columns, low, high, rows * 4)
-        shades = self._shades(columns)
-        axis_style = Style(color="grey50")
+            levels, scores = self._slots(data, start, end, slots, low, high, rows * 4)
+        shades = self._shades(start, end, columns)
+        axis_style = _style("grey50", None)
         labels = {0: axis_number(high / size), rows - 1: axis_number(low / size)}
         if rows >= 5:
             labels[(rows - 1) // 2] = axis_number((low + (high - low) * (1 - ((rows - 1) // 2) / (rows - 1))) / size)
-        styles = []
+        bands = []
+        runs: list[tuple[int, int, Style]] = []
         for column in range(columns):
             band_scores = [s for s in scores[2 * column : 2 * column + 2] if s is not None]
             band = severity_of_score(max(band_scores)) if band_scores else None
-            styles.append(_style(SEVERITY_COLOURS[band] if band else BASE_COLOUR, shades[column]))
+            bands.append(_BAND_RANK[band])
+            style = _style(SEVERITY_COLOURS[band] if band else BASE_COLOUR, shades[column])
+            if runs and runs[-1][2] is style:
+                runs[-1] = (runs[-1][0], column + 1, style)
+            else:
+                runs.append((column, column + 1, style))
+        lit = [0 if level is None else level for level in levels]
+        left, right = lit[0::2], lit[1::2]
         for row in range(rows):
             label = labels.get(row)
             text = (label.rjust(axis - 1) + "┤") if label is not None else " " * (axis - 1) + "│"
-            segments = [Segment(text, axis_style)]
             base = (rows - 1 - row) * 4
-            run: list[str] = []
-            run_style = styles[0]
-            for column in range(columns):
-                bits = 0
-                for side, dots in ((0, _LEFT), (1, _RIGHT)):
-                    level = levels[2 * column + side]
-                    if level is not None and level > base:
-                        for dot in range(min(level - base, 4)):
-                            bits |= dots[dot]
-                style = styles[column]
-                if style is not run_style:
-                    segments.append(Segment("".join(run), run_style))
-                    run, run_style = [], style
-                run.append(chr(0x2800 + bits) if bits else " ")
-            segments.append(Segment("".join(run), run_style))
+            line = "".join(
+                [_CELLS[min(max(a - base, 0), 4)][min(max(b - base, 0), 4)] for a, b in zip(left, right, strict=True)]
+            )
+            segments = [Segment(text, axis_style)]
+            segments += [Segment(line[first:last], style) for first, last, style in runs]
             strips.append(Strip(segments, width))
         if has_x_axis:
-            strips.append(self._time_strip(width, axis, columns))
-        return strips
+            strips.append(self._time_strip(width, axis, columns, start, end))
+        layout.strips = strips
+        layout.unit = unit
+        layout.start_ms, layout.end_ms, layout.slots = start, end, slots
+        layout.low, layout.high, layout.dots = low, high, rows * 4
+        layout.levels, layout.bands = levels, bands
+        layout.min_value = min(values) if values else 0.0
+        layout.max_value = max(values) if values else 0.0
+        return layout
+
+    def _plot_unchanged(self, old: ChartData, new: ChartData, layout: _Layout) -> bool:
+        """Whether `new` (a live chart's `old` data with samples added and the oldest dropped) draws every
+        slot as `layout` has it: the same window, scale and colours, and no new sample raising a slot."""
+        if not (old.snap and new.snap) or (old.hold_ms, old.spans, old.marks, old.cursor) != (
+            new.hold_ms,
+            new.spans,
+            new.marks,
+            new.cursor,
+        ):
+            return False
+        if self._window(new, layout.slots) != (layout.start_ms, layout.end_ms):
+            return False
+        before, points = old.points, new.points
+        if not before or not points:
+            return False
+        newest = before[-1]
+        last = len(points) - 1
+        index = next((i for i in range(last, max(last - MAX_APPENDED, -1), -1) if points[i] == newest), None)
+        if index is None:
+            return False
+        dropped = len(before) - 1 - index
+        if dropped < 0 or before[dropped] != points[0] or (dropped and points[0][0] >= layout.start_ms):
+            return False  # points may only drop while the oldest one kept is left of the plot: they changed nothing
+        scaled = not (self.kind in ("percent", "score") and not self.autoscale)
+        if scaled and any(not layout.min_value < value < layout.max_value for _t, value, _s in before[:dropped]):
+            return False  # the scale may have rested on a dropped point
+        start, span, slots = layout.start_ms, max(layout.end_ms - layout.start_ms, 1), layout.slots
+        scale = max(layout.high - layout.low, 1e-12)
+        for position in range(index + 1, len(points)):
+            when, value, score = points[position]
+            previous = points[position - 1][0]
+            slot = (when - start) * slots // span
+            if not 0 <= slot < slots or (scaled and not layout.min_value <= value <= layout.max_value):
+                return False
+            if when - previous <= new.hold_ms and slot - (previous - start) * slots // span > 1:
+                return False  # the previous point now stands over slots between: they fill
+            drawn = layout.levels[slot]
+            level = max(round(min(max((value - layout.low) / scale, 0.0), 1.0) * layout.dots), 1)
+            if drawn is None or level > drawn:
+                return False
+            if _BAND_RANK[severity_of_score(score)] > layout.bands[slot // 2]:
+                return False
+        return True
 
     def _title_strip(self, width: int, unit: str) -> Strip:
         data = self.data
@@ -311,25 +413,28 @@ class MetricChart(Widget):
         return Strip(list(text.render(self.app.console)), width).crop(0, width)
 
     def _slots(
-        self, data: ChartData, slots: int, low: float, high: float, dots: int
+        self, data: ChartData, start_ms: int, end_ms: int, slots: int, low: float, high: float, dots: int
     ) -> tuple[list[int | None], list[float | None]]:
         """Each slot's level in dots (None: no data) and score: the largest point in it, or the one held over it."""
-        span = max(data.end_ms - data.start_ms, 1)
+        span = max(end_ms - start_ms, 1)
         levels: list[int | None] = [None] * slots
         values: list[float | None] = [None] * slots
         scores: list[float | None] = [None] * slots
         points = data.points
         held: list[tuple[int, int, float, float | None]] = []
         for index, (when, value, score) in enumerate(points):
-            first = (when - data.start_ms) * slots // span
+            first = (when - start_ms) * slots // span
             if 0 <= first < slots:
                 current = values[first]
-                values[first] = value if current is None else max(current, value)
+                if current is None or value > current:
+                    values[first] = value
                 if score is not None:
-                    scores[first] = max(score, scores[first] or 0.0)
+                    held_score = scores[first]
+                    if held_score is None or score > held_score:
+                        scores[first] = score
             following = points[index + 1][0] if index + 1 < len(points) else None
             if following is not None and following - when <= data.hold_ms:
-                last = -(-(following - data.start_ms) * slots // span) - 1
+                last = -(-(following - start_ms) * slots // span) - 1
                 held.append((first + 1, last, value, score))
         for first, last, value, score in held:
             for slot in range(max(first, 0), min(last, slots - 1) + 1):
@@ -343,17 +448,17 @@ class MetricChart(Widget):
                 levels[slot] = max(round(fraction * dots), 1)
         return levels, scores
 
-    def _shades(self, columns: int) -> list[str | None]:
+    def _shades(self, start_ms: int, end_ms: int, columns: int) -> list[str | None]:
         data = self.data
         backgrounds: list[str | None] = [None] * columns
         if data is None:
             return backgrounds
-        span = max(data.end_ms - data.start_ms, 1)
+        span = max(end_ms - start_ms, 1)
         rank = {"low": 1, "medium": 2, "high": 3, "critical": 4}
         chosen: list[int] = [0] * columns
         for shade in data.spans:
-            first = max((shade.start_ms - data.start_ms) * columns // span, 0)
-            last = min((shade.end_ms - data.start_ms) * columns // span, columns - 1)
+            first = max((shade.start_ms - start_ms) * columns // span, 0)
+            last = min((shade.end_ms - start_ms) * columns // span, columns - 1)
             for column in range(first, last + 1):
                 weight = rank.get(shade.severity or "low", 1)
                 if weight > chosen[column]:
@@ -361,20 +466,20 @@ class MetricChart(Widget):
                     backgrounds[column] = SPAN_BACKGROUNDS.get(shade.severity or "low")
         if data.cursor is not None:
             start, end = sorted(data.cursor)
-            first = max((start - data.start_ms) * columns // span, 0)
-            last = min((end - data.start_ms) * columns // span, columns - 1)
+            first = max((start - start_ms) * columns // span, 0)
+            last = min((end - start_ms) * columns // span, columns - 1)
             for column in range(first, last + 1):
                 backgrounds[column] = "#5f005f"
         return backgrounds
 
-    def _time_strip(self, width: int, axis: int, columns: int) -> Strip:
+    def _time_strip(self, width: int, axis: int, columns: int, start_ms: int, end_ms: int) -> Strip:
         data = self.data
         cells = [" "] * columns
-        styles: list[Style] = [Style(color="grey50")] * columns
-        if data is not None and data.end_ms > data.start_ms:
-            span = data.end_ms - data.start_ms
-            for when, label in tick_labels(data.start_ms, data.end_ms, columns, self.time_format):
-                column = (when - data.start_ms) * columns // span - len(label) // 2
+        marked: list[int] = []
+        if data is not None and end_ms > start_ms:
+            span = end_ms - start_ms
+            for when, label in tick_labels(start_ms, end_ms, columns, self.time_format):
+                column = (when - start_ms) * columns // span - len(label) // 2
                 column = min(max(column, 0), columns - len(label))
                 if column < 0:
                     continue
@@ -382,12 +487,21 @@ class MetricChart(Widget):
                     continue
                 cells[column : column + len(label)] = list(label)
             for mark in data.marks:
-                column = (mark - data.start_ms) * columns // span
+                column = (mark - start_ms) * columns // span
                 if 0 <= column < columns:
                     cells[column] = "▲"
-                    styles = [*styles[:column], Style(color=MARK_COLOUR, bold=True), *styles[column + 1 :]]
+                    marked.append(column)
+        text = "".join(cells)
+        plain, mark_style = _style("grey50", None), Style(color=MARK_COLOUR, bold=True)
         segments = [Segment(" " * axis)]
-        segments += [Segment(char, style) for char, style in zip(cells, styles, strict=True)]
+        position = 0
+        for column in sorted(set(marked)):
+            if column > position:
+                segments.append(Segment(text[position:column], plain))
+            segments.append(Segment(text[column], mark_style))
+            position = column + 1
+        if position < columns:
+            segments.append(Segment(text[position:], plain))
         return Strip(segments, width)
 
 
