@@ -87,7 +87,7 @@ async def test_rates_read_in_human_units() -> None:
     points = [(START + i * 5000, 3.5 * 1024 * 1024, None) for i in range(60)]
     _chart, text = await draw("rate", ChartData(START, START + 5 * MINUTE, points, hold_ms=12_500))
     assert "(MiB/s)" in text[0]
-    assert text[1].lstrip().startswith("5┤")  # 3.5 MiB/s under a 5 MiB/s ceiling
+    assert text[1].lstrip().startswith("5M┤")  # 3.5 MiB/s under a 5 MiB/s ceiling, its unit on the axis
     assert rate_unit(900) == ("B/s", 1.0) and rate_unit(2048)[0] == "KiB/s"
     assert compact_rate(1536) == "1.5K" and compact_rate(20 * 1024 * 1024) == "20.0M"
 

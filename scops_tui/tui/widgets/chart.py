@@ -274,8 +274,14 @@ class MetricChart(Widget):
         return "", 1.0
 
     def _axis_width(self, low: float, high: float) -> int:
-        _name, size = self._unit(high)
-        return max(len(axis_number(high / size)), len(axis_number(low / size)), 1) + 1
+        return max(len(self._top_label(high)), len(axis_number(low / self._unit(high)[1])), 1) + 1
+
+    def _top_label(self, high: float) -> str:
+        """The y axis's top label. A rate's carries its unit's letter (`200M` for 200 MiB/s): at 80 columns
+        the title has no room for the unit, and a bare `200` would not say which."""
+        name, size = self._unit(high)
+        label = axis_number(high / size)
+        return label + name[0] if self.kind == "rate" else label
 
     def _window(self, data: ChartData, slots: int) -> tuple[int, int]:
         """The drawn window: the data's, or for a live chart its end rounded up to the grid of `slots` slots."""
@@ -308,7 +314,7 @@ class MetricChart(Widget):
             levels, scores = self._slots(data, start, end, slots, low, high, rows * 4)
         shades = self._shades(start, end, columns)
         axis_style = _style("grey50", None)
-        labels = {0: axis_number(high / size), rows - 1: axis_number(low / size)}
+        labels = {0: self._top_label(high), rows - 1: axis_number(low / size)}
         if rows >= 5:
             labels[(rows - 1) // 2] = axis_number((low + (high - low) * (1 - ((rows - 1) // 2) / (rows - 1))) / size)
         bands = []
