@@ -17,6 +17,7 @@ from scops_tui.detection.live import DetectionSettings, LiveDetection
 from scops_tui.recording.recorder import Recorder
 from scops_tui.recording.sampler import CounterReading, HostSampler
 from scops_tui.store import database as store
+from scops_tui.store.records import MetricRecord
 
 
 class CalmThenBurn:
@@ -148,6 +149,48 @@ class ScriptedDetector:
         return Score(value=value, contributions=tuple(10.0 * value if i == 0 else 0.0 for i in range(len(values))))
 
 
+class ScriptedLive:
+    """A `LiveDetection` on a real database whose scores are scripted, fed host samples one fake second apart."""
+
+    def __init__(self, db_path: Path, scores: list[float]) -> None:
+        self.conn = store.open_database(db_path)
+        self.system = store.user_id(self.conn, "system")
+        self.detection = LiveDetection(
+            db_path, "host", self.system, settings=DetectionSettings(train_in_background=False)
+        )
+        self.detection.start(self.conn)
+        self.detection.detector = ScriptedDetector(scores)  # type: ignore[assignment]
+        self.fake = FakeTime()
+        self.sampler = HostSampler(
+            "host",
+            CalmThenBurn(burn_from=10_000),
+            wall_clock=lambda: 1_800_000_000 + self.fake.now,
+            monotonic=self.fake.clock,
+        )
+        self.sampler.prime()
+
+    def score(self, count: int) -> list[MetricRecord]:
+        """Score the next `count` samples; return them as scored."""
+        scored = []
+        for _ in range(count):
+            self.fake.now += 1.0
+            scored.append(self.detection.score(self.sampler.sample()))
+        return scored
+
+    def wait_for_processes(self) -> None:
+        """Until a top-processes measurement has come back (at most 10 s)."""
+        deadline = time.monotonic() + 10
+        while self.detection._processes.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def write(self, batch: list[MetricRecord]) -> None:
+        """Write a batch and its detection rows as the recorder does."""
+        with store.transaction(self.conn):
+            written = store.write_metrics(self.conn, batch, created_by=self.system, created_at=0)
+            self.detection.persist(self.conn, written.first_id)
+        self.detection.after_commit()
+
+
 def test_an_episode_that_closes_within_one_batch_still_gets_its_top_processes(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -155,33 +198,17 @@ def test_an_episode_that_closes_within_one_batch_still_gets_its_top_processes(
 
     measured = [processes.ProcessUsage(4242, "stress-ng-cpu", 198.5, 0.1, "root")]
     monkeypatch.setattr(processes, "top_processes", lambda limit=10, window=0.5: measured)
-    conn = store.open_database(db_path)
-    system = store.user_id(conn, "system")
-    detection = LiveDetection(db_path, "host", system, settings=DetectionSettings(train_in_background=False))
-    detection.start(conn)
     # Two flagged samples (the shortest episode at 1 s), then quiet: the episode opens and closes before
     # the batch is written.
-    detection.detector = ScriptedDetector([0.0] * 5 + [0.9, 0.9] + [0.0] * 13)  # type: ignore[assignment]
-    counters = CalmThenBurn(burn_from=10_000)
-    fake = FakeTime()
-    sampler = HostSampler("host", counters, wall_clock=lambda: 1_800_000_000 + fake.now, monotonic=fake.clock)
-    sampler.prime()
-    batch = []
-    for _ in range(20):
-        fake.now += 1.0
-        batch.append(detection.score(sampler.sample()))
-    assert detection.grouper.current is None, "the episode is already closed"
-    deadline = time.monotonic() + 10
-    while detection._processes.empty() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    with store.transaction(conn):
-        written = store.write_metrics(conn, batch, created_by=system, created_at=0)
-        detection.persist(conn, written.first_id)
-    detection.after_commit()
-    (episode,) = review.list_episodes(conn, "all")
+    live = ScriptedLive(db_path, [0.0] * 5 + [0.9, 0.9] + [0.0] * 13)
+    batch = live.score(20)
+    assert live.detection.grouper.current is None, "the episode is already closed"
+    live.wait_for_processes()
+    live.write(batch)
+    (episode,) = review.list_episodes(live.conn, "all")
     assert episode.samples == 2
     assert episode.top_processes == [p.as_json() for p in measured]
-    conn.close()
+    live.conn.close()
 
 
 def test_top_processes_measured_after_the_episode_row_was_written_still_reach_it(
@@ -197,34 +224,16 @@ def test_top_processes_measured_after_the_episode_row_was_written_still_reach_it
         return measured
 
     monkeypatch.setattr(processes, "top_processes", slow)
-    conn = store.open_database(db_path)
-    system = store.user_id(conn, "system")
-    detection = LiveDetection(db_path, "host", system, settings=DetectionSettings(train_in_background=False))
-    detection.start(conn)
-    detection.detector = ScriptedDetector([0.9, 0.9] + [0.0] * 28)  # type: ignore[assignment]
-    fake = FakeTime()
-    sampler = HostSampler(
-        "host", CalmThenBurn(burn_from=10_000), wall_clock=lambda: 1_800_000_000 + fake.now, monotonic=fake.clock
-    )
-    sampler.prime()
-    for _ in range(3):  # three batches of 10; the measurement comes back only before the last one
-        if _ == 2:
+    live = ScriptedLive(db_path, [0.9, 0.9] + [0.0] * 28)
+    for batch_number in range(3):  # three batches of 10; the measurement comes back only before the last one
+        if batch_number == 2:
             release.set()
-            deadline = time.monotonic() + 10
-            while detection._processes.empty() and time.monotonic() < deadline:
-                time.sleep(0.01)
-        batch = []
-        for _i in range(10):
-            fake.now += 1.0
-            batch.append(detection.score(sampler.sample()))
-        with store.transaction(conn):
-            written = store.write_metrics(conn, batch, created_by=system, created_at=0)
-            detection.persist(conn, written.first_id)
-        detection.after_commit()
-    (episode,) = review.list_episodes(conn, "all")
+            live.wait_for_processes()
+        live.write(live.score(10))
+    (episode,) = review.list_episodes(live.conn, "all")
     assert episode.end_timestamp == episode.timestamp + 1000  # a two-sample episode, closed in the first batch
     assert episode.top_processes == [p.as_json() for p in measured]
-    conn.close()
+    live.conn.close()
 
 
 def test_top_processes_are_measured_at_the_onset_before_the_episode_is_confirmed(
@@ -240,26 +249,11 @@ def test_top_processes_are_measured_at_the_onset_before_the_episode_is_confirmed
         return measured
 
     monkeypatch.setattr(processes, "top_processes", top)
-    conn = store.open_database(db_path)
-    system = store.user_id(conn, "system")
-    detection = LiveDetection(db_path, "host", system, settings=DetectionSettings(train_in_background=False))
-    detection.start(conn)
-    detection.detector = ScriptedDetector([0.0] * 5 + [0.9, 0.9, 0.9] + [0.0] * 12)  # type: ignore[assignment]
-    fake = FakeTime()
-    sampler = HostSampler(
-        "host", CalmThenBurn(burn_from=10_000), wall_clock=lambda: 1_800_000_000 + fake.now, monotonic=fake.clock
-    )
-    sampler.prime()
-    for _ in range(6):  # five calm samples, then the onset
-        fake.now += 1.0
-        detection.score(sampler.sample())
-    assert detection.grouper.current is None, "one abnormal sample is not yet an episode"
-    deadline = time.monotonic() + 10
-    while detection._processes.empty() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    live = ScriptedLive(db_path, [0.0] * 5 + [0.9, 0.9, 0.9] + [0.0] * 12)
+    live.score(6)  # five calm samples, then the onset
+    assert live.detection.grouper.current is None, "one abnormal sample is not yet an episode"
+    live.wait_for_processes()
     assert calls == [1], "the measurement starts at the onset"
-    for _ in range(14):
-        fake.now += 1.0
-        detection.score(sampler.sample())
+    live.score(14)
     assert calls == [1], "measured once per onset"
-    conn.close()
+    live.conn.close()
