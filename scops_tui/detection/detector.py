@@ -83,7 +83,7 @@ from scops_tui.detection.features import (
     time_of_day,
 )
 from scops_tui.detection.forest import LearnedModel
-from scops_tui.detection.tails import Calibrator, Tails
+from scops_tui.detection.tails import Calibrator, Tails, resolution_of
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -522,7 +522,10 @@ class StreamingDetector:
         recent = self._features.last(cfg.baseline_window)
         # Typical magnitude of each metric (median |level|, else its spread) sets the smallest tail
         # scale of all its features, so an almost flat metric's tiny wobble is not a certainty.
-        magnitude = self._now.refresh(recent, metrics=n)[:n]
+        # The data's resolution (its smallest step) is a floor too: one step of a value recorded to 0.1 % is
+        # the least it can move, not a rare move.
+        resolution = 0.5 * resolution_of(recent[:, :n])
+        magnitude = self._now.refresh(recent, metrics=n, resolution=np.tile(resolution, FEATURES_PER_METRIC))[:n]
         # The rows of the last ``news_horizon_ms`` are held back from the second reference: a change is
         # judged against what came before it until it has lasted that long, then it joins the reference
         # and stops being news. While the history is young, at most half of it is held back.
@@ -532,12 +535,16 @@ class StreamingDetector:
         self._lag = lag
         past = self._features.last(cfg.baseline_window + lag)
         past = past[: past.shape[0] - lag]
-        self._before.refresh(np.concatenate([past[:, :n], past[:, 2 * n : 3 * n]], axis=1), np.tile(magnitude, 2))
+        self._before.refresh(
+            np.concatenate([past[:, :n], past[:, 2 * n : 3 * n]], axis=1),
+            np.tile(magnitude, 2),
+            resolution=np.tile(resolution, 2),
+        )
         daily = self._daily.last(cfg.baseline_window)
         known = np.isfinite(daily[:, 0])
         if known.sum() >= _MIN_DAILY_ROWS:
             daily = daily[known]
-            self._daily_tails.refresh(daily, magnitude)
+            self._daily_tails.refresh(daily, magnitude, resolution=resolution)
             # The day-on-day test is used for a metric only where yesterday predicts today better than the
             # usual level does (its difference spreads less than the short mean itself): a daily cycle. On
             # a series without one it would only add a noisier test.

@@ -73,6 +73,12 @@ its range: not merely the 5-sample level still holding the first sample's spike)
 spanning at least this long (the time since the sample before it, which its rates and CPU share are
 averaged over). At 1 s a one-second blip, such as a page-cache read burst, is not something to act on
 (its sample stays flagged); at 2 s or slower one sample is enough."""
+BURST_CONFIRM_MS = 8_000
+"""A change led only by bursty rates (`burst_metrics`: disk and network bytes per second) is reported once
+it has held without a break for this long. The kernel writes dirty pages back in bursts (every 5 s by
+default) and a program that starts reads its files in one, so at 1 s a rate jumps for a sample or two
+and its 5-sample level stays up for at most 6 samples after; a write storm keeps it up. At 5 s a sample
+is already a writeback period's average, and two samples in a row are enough."""
 NEW_NORMAL_MS = 30 * 60_000
 """A level held this long is no longer news: the episode closes and that level becomes the reference."""
 
@@ -173,6 +179,10 @@ class _OpenEpisode:
     """The time those samples span (each counts for the time since the sample before it)."""
     reported: bool = False
     """Whether its `opened` event was given (once `abnormal_ms` reached the confirmation time)."""
+    bursty: bool = False
+    """Led only by bursty rates so far (see `BURST_CONFIRM_MS`)."""
+    held_ms: int = 0
+    """Time it has held without a break since its onset (the onset sample's span included)."""
 
     def snapshot(self) -> EpisodeSnapshot:
         ranked = sorted(zip(self.names, self.deviations, strict=True), key=lambda item: (-item[1], item[0]))
@@ -187,7 +197,9 @@ class EpisodeGrouper:
     * **Onset.** An episode opens at a score >= `open_threshold` (the flag threshold). With
       `confirm_ms` (the recorder: `CONFIRM_MS`), it is reported only once the host has been abnormal on two
       samples or on one spanning `confirm_ms`, still dated from the onset; a blip that never gets there is
-      no episode (its sample stays flagged).
+      no episode (its sample stays flagged). A change led by `burst_metrics` alone (disk and network
+      rates) must hold without a break for `BURST_CONFIRM_MS`. With `hold_rises_only`, a flagged sample
+      confirms only when a leading level metric is up: a host that went quiet opens no episode.
     * **Sustained.** It stays open while the score is >= `close_threshold` (the lower bar is the
       hysteresis) with one of `level_metrics` among the metrics deviating most (at least half the
       largest deviation: a score carried by a lagging load average alone does not hold it), *or*
@@ -226,6 +238,7 @@ class EpisodeGrouper:
         new_normal_ms: int = NEW_NORMAL_MS,
         confirm_ms: int = 0,
         level_metrics: Sequence[str] | None = None,
+        burst_metrics: Sequence[str] = (),
         hold_rises_only: bool = False,
     ) -> None:
         close = open_threshold * 0.7 if close_threshold is None else close_threshold
@@ -244,6 +257,8 @@ class EpisodeGrouper:
         chosen = self.metric_names if level_metrics is None else tuple(level_metrics)
         self._level_indexes = {k for k, name in enumerate(self.metric_names) if name in chosen}
         """Metrics whose level can hold an episode open (not a lagging average such as the load)."""
+        self._burst_indexes = {k for k, name in enumerate(self.metric_names) if name in burst_metrics}
+        """Bursty rates: a change led by them alone must hold for `BURST_CONFIRM_MS` (with `confirm_ms`)."""
         self.hold_rises_only = hold_rises_only
         self._open: _OpenEpisode | None = None
         self._calm: deque[tuple[float, ...]] = deque(maxlen=REFERENCE_SAMPLES)
@@ -306,9 +321,16 @@ class EpisodeGrouper:
         # Before it is reported, a sample is abnormal in its own right when it is flagged on a level metric
         # or a metric the episode is about has its value outside its range (the 5-sample level lags).
         own = not episode.reported and (
-            self._flagged_on_level_metric(score, deviations) or self._value_outside(episode)
+            self._flagged_on_level_metric(score, deviations, episode) or self._value_outside(episode)
         )
+        if (
+            episode.bursty
+            and score >= self.open_threshold
+            and _leading(deviations) & (self._level_indexes - self._burst_indexes)
+        ):
+            episode.bursty = False  # a level metric that is not a bursty rate joined the change
         if led or own or self._abnormal(episode):
+            episode.held_ms += span
             episode.quiet = 0
             episode.end_ms = timestamp_ms
             episode.samples += 1
@@ -333,7 +355,7 @@ class EpisodeGrouper:
                 return EpisodeEvent("closed", episode.snapshot(), "new_normal")
             return EpisodeEvent("extended", episode.snapshot())
         episode.quiet += 1
-        if episode.quiet >= self.quiet_samples:
+        if episode.quiet >= self.quiet_samples or (episode.bursty and not episode.reported):
             self._open = None
             if not episode.reported:
                 # Never confirmed: a blip, not an episode, nor anything to settle from or count as a repeat.
@@ -385,20 +407,28 @@ class EpisodeGrouper:
         if len(self._calm) >= MIN_REFERENCE_SAMPLES:
             episode.candidates = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
         self._watch(episode, deviations)
-        episode.abnormal_ms = span
+        episode.abnormal_ms = episode.held_ms = span
+        leaders = lead & self._level_indexes
+        episode.bursty = self.confirm_ms > 0 and bool(leaders) and leaders <= self._burst_indexes
         if not self._confirmed(episode):
             return None
         episode.reported = True
         return EpisodeEvent("opened", episode.snapshot())
 
     def _confirmed(self, episode: _OpenEpisode) -> bool:
-        """Whether the change has lasted long enough to be reported (see `CONFIRM_MS`)."""
+        """Whether the change has lasted long enough to be reported (see `CONFIRM_MS`, `BURST_CONFIRM_MS`)."""
+        if episode.bursty:
+            return episode.held_ms >= BURST_CONFIRM_MS
         return self.confirm_ms == 0 or episode.confirming >= 2 or episode.abnormal_ms >= self.confirm_ms
 
-    def _flagged_on_level_metric(self, score: float, deviations: Sequence[float]) -> bool:
-        """Flagged, with a metric that can hold an episode among those deviating most (either direction)."""
+    def _flagged_on_level_metric(self, score: float, deviations: Sequence[float], episode: _OpenEpisode) -> bool:
+        """Flagged, with a metric that can hold an episode among those deviating most; with
+        `hold_rises_only`, that metric's value must be up (above its usual 99th percentile): a host that
+        went quiet (a background job ending, CPU falling from 30 % to 2 %) is flagged but is no episode."""
         if score < self.open_threshold:
             return False
+        if self.hold_rises_only:
+            return self._led_by_level_metric(deviations, episode.candidates)
         return not deviations or bool(_leading(deviations) & self._level_indexes)
 
     def _value_outside(self, episode: _OpenEpisode) -> bool:

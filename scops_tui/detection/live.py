@@ -30,6 +30,10 @@ moving average: it lags the end of a change by about a minute) nor disk usage (w
 written): they still count towards the score and the ranking of deviating metrics. Only a rise holds an
 episode open (a CPU burn, a memory hog, a write storm); a host that went quieter follows the score."""
 
+BURST_METRICS = ("disk_io_read", "disk_io_write", "network_rx", "network_tx")
+"""Rates that come in bursts of a second or two (dirty-page writeback, a program reading its files, a
+download's chunks): a change led by them alone is reported once it has held for `BURST_CONFIRM_MS`."""
+
 _REMEMBERED_EPISODES = 16
 """Recent episodes whose row a late top-processes measurement can still find."""
 
@@ -85,6 +89,7 @@ class LiveDetection:
             # is in time (5 quiet samples), so a score hovering just under the flag does not hold it open.
             close_threshold=self.settings.threshold,
             level_metrics=LEVEL_METRICS,
+            burst_metrics=BURST_METRICS,
             hold_rises_only=True,
             confirm_ms=CONFIRM_MS,
         )

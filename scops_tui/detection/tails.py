@@ -67,6 +67,19 @@ class Calibrator:
         return np.asarray(np.where(values > self.tail_start, np.maximum(beyond, counted), counted), dtype=np.float64)
 
 
+def resolution_of(levels: FloatArray) -> FloatArray:
+    """Each column's resolution: the smallest gap between two of its distinct values (0 with fewer than two).
+
+    Values recorded to a fixed step (memory and disk usage to 0.1 %, counts to 1) have that step as their
+    smallest gap; continuous values have a negligible one."""
+    if levels.shape[0] < 2:
+        return np.zeros(levels.shape[1])
+    gaps = np.diff(np.sort(levels, axis=0), axis=0)
+    gaps[~(gaps > 0.0)] = np.inf
+    smallest = gaps.min(axis=0)
+    return np.asarray(np.where(np.isfinite(smallest), smallest, 0.0), dtype=np.float64)
+
+
 class Tails:
     """One reference of feature values, summarised for tail probabilities (see :meth:`decades`)."""
 
@@ -83,12 +96,20 @@ class Tails:
         self.upper_scale = self.lower_scale = np.ones(width)
         self.upper_params = self.lower_params = np.zeros((4, width))
 
-    def refresh(self, past: FloatArray, magnitude: FloatArray | None = None, metrics: int = 0) -> FloatArray:
+    def refresh(
+        self,
+        past: FloatArray,
+        magnitude: FloatArray | None = None,
+        metrics: int = 0,
+        resolution: FloatArray | None = None,
+    ) -> FloatArray:
         """Summarise these past feature rows and return the typical magnitude of each metric.
 
         ``magnitude`` (one per column) sets the smallest tail scale; without it, it is the typical
         magnitude of each of the first ``metrics`` columns (median |level|, else its mean distance from
-        the median), repeated for every further group of ``metrics`` columns.
+        the median), repeated for every further group of ``metrics`` columns. ``resolution`` (one per
+        column) raises that smallest scale to the data's own resolution: a change of one step of a value
+        recorded to 0.1 is not evidence of anything.
         """
         cfg = self.config
         size = past.shape[0]
@@ -107,6 +128,8 @@ class Tails:
             typical = np.maximum(np.abs(centre), np.abs(past[:, :metrics] - centre).mean(axis=0))
             magnitude = np.tile(typical, past.shape[1] // metrics)
         floor = cfg.relative_floor * magnitude + 1e-12
+        if resolution is not None:
+            floor = np.maximum(floor, resolution)
         self.highest = highest
         self.lowest = lowest
         self.median = median

@@ -307,3 +307,80 @@ def test_blips_that_were_never_reported_do_not_make_a_real_change_routine() -> N
             t += 1
     # Then a real burn on the same metric: news.
     assert bursts(grouper, 1, start=t) == [True]
+
+
+RATE_NAMES = ("cpu_usage", "memory_usage", "disk_io_write")
+
+
+def rate_grouper(interval_history: int = 300) -> EpisodeGrouper:
+    """Grouped as the recorder groups, with disk writes as a bursty rate."""
+    grouper = EpisodeGrouper(
+        RATE_NAMES,
+        open_threshold=0.45,
+        close_threshold=0.45,
+        level_metrics=RATE_NAMES,
+        burst_metrics=("disk_io_write",),
+        hold_rises_only=True,
+        confirm_ms=2000,
+    )
+    for i in range(interval_history):
+        grouper.note_history((30.0 + (i % 5), 4.2 + 0.1 * (i % 3), 100_000.0 * (i % 4)))
+    return grouper
+
+
+def feed_writes(grouper: EpisodeGrouper, writes: list[float], step_ms: int = 1000) -> list[tuple[str, int]]:
+    """Feed samples whose only change is the write rate (flagged, led by writes, when above 10 MB/s)."""
+    events = []
+    for i, rate in enumerate(writes):
+        hot = rate > 10e6
+        event = grouper.feed(i * step_ms, 0.7 if hot else 0.1, (0.3, 0.3, 6.0 if hot else 0.2), (31.0, 4.2, rate))
+        if event is not None:
+            events.append((event.kind, event.episode.start_ms))
+    return events
+
+
+def test_a_two_second_write_burst_at_one_second_is_not_an_episode() -> None:
+    # Dirty-page writeback: 45 MB/s for two samples, then nothing. Two flagged samples, but no episode.
+    calm = [100_000.0] * 20
+    assert feed_writes(rate_grouper(), [*calm, 45e6, 45e6, *calm]) == []
+
+
+def test_a_write_storm_in_bursts_is_one_episode_dated_from_its_first_burst() -> None:
+    # stress-ng's write storm as the recorder saw it: 540 MB/s every 4 s, little in between.
+    calm = [100_000.0] * 20
+    storm = ([540e6] + [1e6] * 3) * 10
+    events = feed_writes(rate_grouper(), calm + storm + calm)
+    assert [kind for kind, _ in events if kind != "extended"] == ["opened", "closed"]
+    assert events[0] == ("opened", 20_000)
+
+
+def test_at_five_seconds_two_samples_of_writes_are_enough() -> None:
+    calm = [100_000.0] * 20
+    events = feed_writes(rate_grouper(), [*calm, 45e6, 45e6, *calm], step_ms=5000)
+    assert events[0] == ("opened", 100_000)
+
+
+def test_a_write_burst_with_the_cpu_joining_in_is_confirmed_at_once() -> None:
+    grouper = rate_grouper()
+    for i in range(20):
+        grouper.feed(i * 1000, 0.1, (0.2, 0.2, 0.2), (31.0, 4.2, 100_000.0))
+    assert grouper.feed(20_000, 0.7, (0.3, 0.3, 6.0), (31.0, 4.2, 200e6)) is None
+    # The CPU rises beside the writes: a level metric that is not a bursty rate confirms at the second sample.
+    event = grouper.feed(21_000, 0.8, (6.0, 0.3, 5.0), (100.0, 4.2, 200e6))
+    assert event is not None and event.kind == "opened" and event.episode.start_ms == 20_000
+
+
+def test_a_host_going_quiet_is_flagged_but_no_episode() -> None:
+    grouper = live_grouper()
+    grouper.confirm_ms = 2000
+    calm_history(grouper)
+    # A background job ends: CPU falls from 30 % to 2 % for a few samples, led by cpu (its score is high).
+    quiet = [(0.65, (6.0, 0.5, 0.5), (2.0, 4.2, 1.0))] * 4
+    normal = [(0.1, (0.2, 0.2, 0.2), (31.0, 4.2, 1.0))] * 10
+    assert "opened" not in feed_all(grouper, normal + quiet + normal)
+    # The same size of change upwards is an episode.
+    grouper = live_grouper()
+    grouper.confirm_ms = 2000
+    calm_history(grouper)
+    busy = [(0.65, (6.0, 0.5, 0.5), (95.0, 4.2, 1.0))] * 4
+    assert "opened" in feed_all(grouper, normal + busy + normal)
