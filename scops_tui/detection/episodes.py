@@ -183,6 +183,8 @@ class _OpenEpisode:
     """Led only by bursty rates so far (see `BURST_CONFIRM_MS`)."""
     held_ms: int = 0
     """Time it has held without a break since its onset (the onset sample's span included)."""
+    rose: bool = False
+    """Whether a resource has risen since its onset (at it, or on a sample abnormal in its own right)."""
 
     def snapshot(self) -> EpisodeSnapshot:
         ranked = sorted(zip(self.names, self.deviations, strict=True), key=lambda item: (-item[1], item[0]))
@@ -286,6 +288,12 @@ class EpisodeGrouper:
         """Start of the open episode, also while it is not yet confirmed (None when there is none)."""
         return None if self._open is None else self._open.start_ms
 
+    @property
+    def onset_rose(self) -> bool:
+        """Whether the open episode (also one not yet confirmed) has seen a resource rise: with
+        `hold_rises_only`, an onset carried only by metrics that fell has nothing busy to look at yet."""
+        return self._open is not None and self._open.rose
+
     def note_history(self, values: Sequence[float]) -> None:
         """Remember a sample from before this grouper started (recorded history), for the reference."""
         row = tuple(float(v) for v in values)
@@ -323,11 +331,7 @@ class EpisodeGrouper:
         own = not episode.reported and (
             self._flagged_on_level_metric(score, deviations, episode) or self._value_outside(episode)
         )
-        if (
-            episode.bursty
-            and score >= self.open_threshold
-            and _leading(deviations) & (self._level_indexes - self._burst_indexes)
-        ):
+        if score >= self.open_threshold and self._rising_leaders(deviations, episode.candidates) - self._burst_indexes:
             episode.bursty = False  # a level metric that is not a bursty rate joined the change
         if led or own or self._abnormal(episode):
             episode.held_ms += span
@@ -339,6 +343,7 @@ class EpisodeGrouper:
                 self._occurrences[-1].peak = max(self._occurrences[-1].peak, score)
             episode.deviations = [max(a, float(b)) for a, b in zip(episode.deviations, deviations, strict=True)]
             if own:
+                episode.rose = True
                 episode.confirming += 1
                 episode.abnormal_ms += span
             if not episode.reported:
@@ -408,8 +413,10 @@ class EpisodeGrouper:
             episode.candidates = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
         self._watch(episode, deviations)
         episode.abnormal_ms = episode.held_ms = span
-        leaders = lead & self._level_indexes
-        episode.bursty = self.confirm_ms > 0 and bool(leaders) and leaders <= self._burst_indexes
+        # Led by bursty rates alone, as far as what rose goes (a metric that fell is no resource held busy).
+        rising = self._rising_leaders(deviations, episode.candidates)
+        episode.bursty = self.confirm_ms > 0 and bool(self._burst_indexes) and rising <= self._burst_indexes
+        episode.rose = bool(rising) or not episode.candidates or not self.hold_rises_only
         if not self._confirmed(episode):
             return None
         episode.reported = True
@@ -438,10 +445,14 @@ class EpisodeGrouper:
         if not self._recent:
             return False
         latest = self._recent[-1]
-        return any(
-            latest[k] > ref.high or (latest[k] < ref.low and not self.hold_rises_only)
+        outside = {
+            k
             for k, ref in episode.references.items()
-        )
+            if latest[k] > ref.high or (latest[k] < ref.low and not self.hold_rises_only)
+        }
+        if outside - self._burst_indexes:
+            episode.bursty = False  # a level metric that is not a bursty rate is changed too
+        return bool(outside)
 
     def _is_routine(self, timestamp_ms: int, score: float, lead: frozenset[int]) -> bool:
         """Whether an onset is routine: at least `ROUTINE_REPEATS` earlier changes on any of the same
@@ -493,19 +504,18 @@ class EpisodeGrouper:
         `hold_rises_only`, that metric's latest value must also be up, above the 99th percentile of its
         usual values (`usual`, where known): memory freed below its old level as a fault ends, or a metric
         wobbling within its range beside the settling load, is not the change going on."""
-        if not deviations:
+        if not deviations or max(float(d) for d in deviations) <= 0:
             return True
-        largest = max(float(d) for d in deviations)
-        if largest <= 0:
-            return True
+        return bool(self._rising_leaders(deviations, usual))
+
+    def _rising_leaders(self, deviations: Sequence[float], usual: Mapping[int, _Reference]) -> set[int]:
+        """The level metrics among those deviating most now; with `hold_rises_only`, only those whose latest
+        value is above the 99th percentile of their usual values (`usual`, where known)."""
+        leading = _leading(deviations) & self._level_indexes
         latest = self._recent[-1] if self.hold_rises_only and self._recent else None
-        for k, d in enumerate(deviations):
-            if float(d) < 0.5 * largest or k not in self._level_indexes:
-                continue
-            reference = usual.get(k)
-            if latest is None or reference is None or latest[k] > reference.top:
-                return True
-        return False
+        if latest is None:
+            return set(leading)
+        return {k for k in leading if k not in usual or latest[k] > usual[k].top}
 
     def _levels(self) -> list[float] | None:
         if not self._recent:

@@ -34,6 +34,9 @@ BURST_METRICS = ("disk_io_read", "disk_io_write", "network_rx", "network_tx")
 """Rates that come in bursts of a second or two (dirty-page writeback, a program reading its files, a
 download's chunks): a change led by them alone is reported once it has held for `BURST_CONFIRM_MS`."""
 
+PROCESS_REUSE_MS = 10_000
+"""A process scan started for an onset this recent also answers for a new onset (see `_note_onset`)."""
+
 _REMEMBERED_EPISODES = 16
 """Recent episodes whose row a late top-processes measurement can still find."""
 
@@ -104,6 +107,12 @@ class LiveDetection:
         """Top processes measured at an episode's onset, by its start, until they are stored on its row."""
         self._measured_onset: int | None = None
         """Start of the last onset whose top processes were measured."""
+        self._last_scan: int | None = None
+        """The onset the last process scan was started for."""
+        self._last_found: list[dict[str, Any]] | None = None
+        """What that scan found, once it is back."""
+        self._waiting: dict[int, list[int]] = {}
+        """Onsets waiting for a scan that is not back yet, by the onset the scan was started for."""
         self._episode_ids: dict[int, int] = {}
         """Row id of each recent episode by its start (committed), so a late measurement finds its row."""
         self._staged_ids: dict[int, int] = {}
@@ -161,18 +170,38 @@ class LiveDetection:
         event = self.grouper.feed(record.timestamp_ms, score, result.contributions, values)
         if event is not None:
             self._events.append(event)
-        # The top processes are measured at the onset, before the episode is confirmed, so they are at
-        # hand when it is (and its alert need not wait for them); a blip's measurement is dropped later.
+        # The top processes are measured at the onset (or at the first rise after it), before the episode
+        # is confirmed, so they are at hand when it is (and its alert need not wait for them); a blip's
+        # measurement is dropped later.
         onset = self.grouper.onset_ms
-        if onset is not None and onset != self._measured_onset and self.settings.capture_processes:
+        if (
+            onset is not None
+            and onset != self._measured_onset
+            and self.grouper.onset_rose
+            and self.settings.capture_processes
+        ):
             self._measured_onset = onset
-            self._measure_processes(onset)
+            self._note_onset(onset)
         return dataclasses.replace(record, anomaly_score=round(score, 4), is_anomaly=flagged)
 
     @property
     def has_new_episode(self) -> bool:
         """Whether the next flush writes an episode that has just been reported (opened)."""
         return any(event.kind == "opened" for event in self._events)
+
+    def _note_onset(self, onset: int) -> None:
+        """Have the top processes measured for an onset, or taken from a scan started for an onset less than
+        `PROCESS_REUSE_MS` before (a new database's first minutes, or a flickering score, bring onsets a
+        few seconds apart; one scan says what is running for all of them)."""
+        if self._last_scan is not None and 0 <= onset - self._last_scan < PROCESS_REUSE_MS:
+            if self._last_found is not None:
+                self._process_results[onset] = self._last_found
+            else:
+                self._waiting.setdefault(self._last_scan, [self._last_scan]).append(onset)
+            return
+        self._last_scan, self._last_found = onset, None
+        self._waiting = {start: onsets for start, onsets in self._waiting.items() if onset - start < 60_000}
+        self._measure_processes(onset)
 
     def _measure_processes(self, episode_start: int) -> None:
         def work() -> None:
@@ -230,7 +259,10 @@ class LiveDetection:
                 start, found = self._processes.get_nowait()
             except queue.Empty:
                 break
-            self._process_results[start] = found
+            for onset in self._waiting.pop(start, [start]):
+                self._process_results[onset] = found
+            if start == self._last_scan:
+                self._last_found = found
         self._staged_stored = []
         for start, found in self._process_results.items():
             row_id = self._staged_ids.get(start)

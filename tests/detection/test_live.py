@@ -257,3 +257,31 @@ def test_top_processes_are_measured_at_the_onset_before_the_episode_is_confirmed
     live.score(14)
     assert calls == [1], "measured once per onset"
     live.conn.close()
+
+
+def test_onsets_seconds_apart_share_one_process_scan(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scops_tui.recording import processes
+
+    calls: list[int] = []
+    measured = [processes.ProcessUsage(77, "indexer", 55.0, 0.1, "root")]
+
+    def top(limit: int = 10, window: float = 0.5) -> list[processes.ProcessUsage]:
+        calls.append(1)
+        return measured
+
+    monkeypatch.setattr(processes, "top_processes", top)
+    # A blip at 5 s (never an episode), an episode 7 s later, and another 22 s after that.
+    scores = [0.0] * 5 + [0.9] + [0.0] * 6 + [0.9, 0.9] + [0.0] * 20 + [0.9, 0.9] + [0.0] * 8
+    live = ScriptedLive(db_path, scores)
+    batch = live.score(22)
+    live.wait_for_processes()
+    live.write(batch)
+    assert calls == [1], "the episode 7 s after the blip reuses the blip's scan"
+    batch = live.score(len(scores) - 22)
+    live.wait_for_processes()
+    live.write(batch)
+    assert calls == [1, 1], "an onset 20 s later is measured anew"
+    episodes = review.list_episodes(live.conn, "all")
+    assert len(episodes) == 2
+    assert all(e.top_processes == [p.as_json() for p in measured] for e in episodes)
+    live.conn.close()

@@ -82,8 +82,8 @@ def test_a_fault_on_a_new_database_is_still_caught(name: str, tmp_path: Path) ->
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 11: the calm trace holds another session's package download; mirrored into a day it opens 4 "
-    "episodes (3 after 15 minutes of history: the download, news three times before it is routine), bar 1",
+    reason="issue 11: the calm trace holds another session's package download; mirrored into a day it opens 3 "
+    "episodes (the download, news three times before it is routine; 3 also after 15 minutes of history), bar 1",
 )
 def test_the_calm_trace_opens_at_most_one_episode_per_simulated_day(tmp_path: Path) -> None:
     rows, meta = load_trace(FIXTURES, "calm")
