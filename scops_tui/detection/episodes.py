@@ -64,8 +64,9 @@ open a new one (with `hold_rises_only`): the host settling after a change (memor
 a load average coming down) is that change's after-effect, not news."""
 ROUTINE_MS = 3 * 3_600_000
 """A change that has come back this often (`ROUTINE_REPEATS`) within this long is routine."""
-ROUTINE_REPEATS = 3
-"""Earlier occurrences on the same leading metrics within `ROUTINE_MS` that make a new onset routine."""
+ROUTINE_REPEATS = 2
+"""Earlier occurrences on the same leading metrics within `ROUTINE_MS` that make a new onset routine: the
+third time a change comes back within three hours (no worse) it is a pattern, not news."""
 CONFIRM_MS = 2_000
 """An onset is reported as an episode (whose start is still the onset) once the host has been abnormal in
 its own right on two samples (flagged on a level metric, or a metric it is about with its value outside
@@ -221,10 +222,10 @@ class EpisodeGrouper:
     * **End.** It closes after `quiet_samples` consecutive samples that are neither; its end is the last
       abnormal sample. An anomalous sample within that quiet spell extends the same episode instead of
       opening a new one.
-    * **Routine.** An onset on the same leading metrics as at least 3 changes that began within the
+    * **Routine.** An onset on the same leading metrics as at least 2 changes that began within the
       last 3 hours, and in no higher severity band than the worst of them, opens no episode: a job
-      that bursts every few minutes (or hourly) is news three times, then routine until it skips 3 hours or
-      gets worse.
+      that bursts every few minutes (or hourly) is news twice, then routine until it skips 3 hours or
+      gets worse. Recorded history replayed at start (:meth:`replay_history`) counts as well.
     * **New normal.** A level held for `new_normal_ms` (30 minutes) is no longer news: the episode closes
       (reason `new_normal`), the held level becomes the reference, and no new episode opens until the
       score has dropped below the close bar or the host leaves that level.
@@ -300,6 +301,21 @@ class EpisodeGrouper:
         self._calm.append(row)
         self._recent.append(row)
         self._latest.append(row)
+
+    def replay_history(
+        self, timestamp_ms: int, score: float, deviations: Sequence[float], values: Sequence[float]
+    ) -> None:
+        """Account for a scored sample from before this grouper started (recorded history), as if it had
+        been running then, without reporting anything: the references, and the changes that came back
+        (the routine rule), are what they were. Call :meth:`end_history` after the last one."""
+        self.feed(timestamp_ms, score, deviations, values)
+
+    def end_history(self) -> None:
+        """After :meth:`replay_history`: an episode or routine change still open in the history is not
+        carried on (its row, if any, was closed by whoever recorded it); the next sample starts afresh."""
+        self._open = None
+        self._routine = None
+        self._previous_ms = None
 
     def feed(
         self,

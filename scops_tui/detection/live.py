@@ -138,8 +138,11 @@ class LiveDetection:
         ).fetchall()
         for row in rows:
             values = _plain(row[1:])
-            self.detector.score(int(row[0]), values)
-            self.grouper.note_history(values)
+            result = self.detector.score(int(row[0]), values)
+            score = min(max(result.value, 0.0), 1.0)
+            # Through the episode logic too, silently: a restarted recorder knows which changes are routine.
+            self.grouper.replay_history(int(row[0]), score, result.contributions, values)
+        self.grouper.end_history()
         self._last_training = time.monotonic()
 
     def _load_deployed(self, conn: sqlite3.Connection) -> None:

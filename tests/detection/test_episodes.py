@@ -225,24 +225,24 @@ def bursts(grouper: EpisodeGrouper, count: int, *, every: int = 60, score: float
     return opened
 
 
-def test_a_routine_job_is_news_three_times_then_no_longer() -> None:
+def test_a_routine_job_is_news_twice_then_no_longer() -> None:
     grouper = live_grouper()
     calm_history(grouper)
-    assert bursts(grouper, 8) == [True, True, True, False, False, False, False, False]
+    assert bursts(grouper, 8) == [True, True, False, False, False, False, False, False]
 
 
 def test_a_routine_job_going_worse_is_news_again() -> None:
     grouper = live_grouper()
     calm_history(grouper)
-    assert bursts(grouper, 4, score=0.65) == [True, True, True, False]
-    assert bursts(grouper, 1, score=0.9, start=240) == [True]  # high -> critical
+    assert bursts(grouper, 3, score=0.65) == [True, True, False]
+    assert bursts(grouper, 1, score=0.9, start=180) == [True]  # high -> critical
 
 
 def test_a_routine_job_that_skipped_three_hours_is_news_again() -> None:
     grouper = live_grouper()
     calm_history(grouper)
-    assert bursts(grouper, 4) == [True, True, True, False]
-    assert bursts(grouper, 1, start=240 + 3 * 3600 + 60) == [True]
+    assert bursts(grouper, 3) == [True, True, False]
+    assert bursts(grouper, 1, start=180 + 3 * 3600 + 60) == [True]
 
 
 def run_spaced(scores: list[float], step_ms: int, **kwargs: object) -> list[tuple[str, int, int, int]]:
