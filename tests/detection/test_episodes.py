@@ -384,3 +384,34 @@ def test_a_host_going_quiet_is_flagged_but_no_episode() -> None:
     calm_history(grouper)
     busy = [(0.65, (6.0, 0.5, 0.5), (95.0, 4.2, 1.0))] * 4
     assert "opened" in feed_all(grouper, normal + busy + normal)
+
+
+def test_a_job_that_burst_twice_in_the_recorded_history_is_routine_at_start() -> None:
+    history = live_grouper()
+    calm_history(history)
+    # The recorder's history, replayed at start: two CPU bursts a minute apart, then calm.
+    t = 0
+    for _ in range(2):
+        for i in range(60):
+            hot = i < 10
+            history.replay_history(
+                t * 1000, 0.7 if hot else 0.1, (6.0 if hot else 0.2, 0.3, 0.3), (100.0 if hot else 31.0, 4.2, 1.0)
+            )
+            t += 1
+    history.end_history()
+    assert history.current is None
+    assert bursts(history, 1, start=t) == [False], "the third burst within three hours is routine"
+    # A recorder that had not seen them reports the burst.
+    fresh = live_grouper()
+    calm_history(fresh)
+    assert bursts(fresh, 1, start=t) == [True]
+
+
+def test_an_episode_open_at_the_end_of_the_history_is_not_carried_on() -> None:
+    grouper = live_grouper()
+    calm_history(grouper)
+    for i in range(5):
+        grouper.replay_history(i * 1000, 0.9, (6.0, 0.3, 0.3), (100.0, 4.2, 1.0))
+    assert grouper.current is not None
+    grouper.end_history()
+    assert grouper.current is None
