@@ -151,7 +151,8 @@ class _Occurrence:
 
     start_ms: int
     lead: frozenset[int]
-    """The metrics deviating most at its onset (at least half the largest deviation)."""
+    """The metrics deviating most at its onset (at least half the largest deviation), with the way each
+    moved (`k` up, `-k - 1` down)."""
     peak: float
     last_ms: int
     quiet: int = 0
@@ -415,7 +416,7 @@ class EpisodeGrouper:
             usual = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
             if not self._led_by_level_metric(deviations, usual):
                 return None  # the host settling after the last episode
-        lead = _leading(deviations)
+        lead = self._signed(_leading(deviations), row)
         if self._is_routine(timestamp_ms, score, lead):
             self._routine = _Occurrence(timestamp_ms, lead, score, timestamp_ms)
             self._occurrences.append(self._routine)
@@ -469,6 +470,18 @@ class EpisodeGrouper:
         if outside - self._burst_indexes:
             episode.bursty = False  # a level metric that is not a bursty rate is changed too
         return bool(outside)
+
+    def _signed(self, lead: frozenset[int], row: tuple[float, ...] | None) -> frozenset[int]:
+        """The leading metrics with the way each moved: `k` for up, `-k - 1` for down (against the median of
+        the samples before), so a CPU drop and a CPU burst are not the same change."""
+        before = self._calm if len(self._calm) >= LEVEL_WINDOW else self._latest
+        if row is None or not before:
+            return lead
+        signed = set()
+        for k in lead:
+            ordered = sorted(r[k] for r in before)
+            signed.add(k if row[k] >= ordered[len(ordered) // 2] else -k - 1)
+        return frozenset(signed)
 
     def _is_routine(self, timestamp_ms: int, score: float, lead: frozenset[int]) -> bool:
         """Whether an onset is routine: at least `ROUTINE_REPEATS` earlier changes on any of the same

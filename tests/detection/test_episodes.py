@@ -415,3 +415,22 @@ def test_an_episode_open_at_the_end_of_the_history_is_not_carried_on() -> None:
     assert grouper.current is not None
     grouper.end_history()
     assert grouper.current is None
+
+
+def test_a_cpu_drop_does_not_make_a_cpu_burst_routine() -> None:
+    grouper = EpisodeGrouper(LIVE_NAMES, open_threshold=0.45, level_metrics=("cpu_usage", "memory_usage"))
+    calm_history(grouper)
+    t = 0
+    kinds = []
+    # Twice the background job pauses: CPU falls from about 32 % to 2 % for 10 s (episodes of their own).
+    for _ in range(2):
+        for i in range(60):
+            low = i < 10
+            event = grouper.feed(
+                t * 1000, 0.7 if low else 0.1, (6.0 if low else 0.2, 0.3, 0.3), (2.0 if low else 31.0, 4.2, 1.0)
+            )
+            kinds.append("" if event is None else event.kind)
+            t += 1
+    assert kinds.count("opened") == 2
+    # Then a burn: the same metric, the other way. News, not the third time of the same change.
+    assert bursts(grouper, 1, start=t) == [True]
