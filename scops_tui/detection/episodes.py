@@ -187,6 +187,8 @@ class _OpenEpisode:
     """Time it has held without a break since its onset (the onset sample's span included)."""
     rose: bool = False
     """Whether a resource has risen since its onset (at it, or on a sample abnormal in its own right)."""
+    lead: frozenset[int] = frozenset()
+    """The metrics deviating most at its onset, with the way each moved (as `_Occurrence.lead`)."""
 
     def snapshot(self) -> EpisodeSnapshot:
         ranked = sorted(zip(self.names, self.deviations, strict=True), key=lambda item: (-item[1], item[0]))
@@ -295,6 +297,12 @@ class EpisodeGrouper:
         """Whether the open episode (also one not yet confirmed) has seen a resource rise: with
         `hold_rises_only`, an onset carried only by metrics that fell has nothing busy to look at yet."""
         return self._open is not None and self._open.rose
+
+    @property
+    def onset_lead(self) -> frozenset[int]:
+        """The open episode's leading metrics at its onset: index `k` for one that rose, `-k - 1` for one
+        that fell (empty when there is none)."""
+        return frozenset() if self._open is None else self._open.lead
 
     def note_history(self, values: Sequence[float]) -> None:
         """Remember a sample from before this grouper started (recorded history), for the reference."""
@@ -426,6 +434,7 @@ class EpisodeGrouper:
             timestamp_ms, timestamp_ms, score, 1, [float(d) for d in deviations], names=self.metric_names
         )
         self._open = episode
+        episode.lead = lead
         if len(self._calm) >= MIN_REFERENCE_SAMPLES:
             episode.candidates = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
         self._watch(episode, deviations)

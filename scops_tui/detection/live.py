@@ -109,6 +109,8 @@ class LiveDetection:
         """Start of the last onset whose top processes were measured."""
         self._last_scan: int | None = None
         """The onset the last process scan was started for."""
+        self._last_lead: frozenset[int] = frozenset()
+        """The leading metrics of that onset: a change led by others gets a scan of its own."""
         self._last_found: list[dict[str, Any]] | None = None
         """What that scan found, once it is back."""
         self._waiting: dict[int, list[int]] = {}
@@ -194,15 +196,18 @@ class LiveDetection:
 
     def _note_onset(self, onset: int) -> None:
         """Have the top processes measured for an onset, or taken from a scan started for an onset less than
-        `PROCESS_REUSE_MS` before (a new database's first minutes, or a flickering score, bring onsets a
-        few seconds apart; one scan says what is running for all of them)."""
-        if self._last_scan is not None and 0 <= onset - self._last_scan < PROCESS_REUSE_MS:
+        `PROCESS_REUSE_MS` before and led by the same metrics (a new database's first minutes, or a
+        flickering score, bring onsets a few seconds apart; one scan says what is running for all of them).
+        A change led by other metrics, such as a CPU burn just after a read burst, is scanned anew."""
+        lead = self.grouper.onset_lead
+        recent = self._last_scan is not None and 0 <= onset - self._last_scan < PROCESS_REUSE_MS
+        if self._last_scan is not None and recent and lead <= self._last_lead:
             if self._last_found is not None:
                 self._process_results[onset] = self._last_found
             else:
                 self._waiting.setdefault(self._last_scan, [self._last_scan]).append(onset)
             return
-        self._last_scan, self._last_found = onset, None
+        self._last_scan, self._last_found, self._last_lead = onset, None, lead
         self._waiting = {start: onsets for start, onsets in self._waiting.items() if onset - start < 60_000}
         self._measure_processes(onset)
 

@@ -152,7 +152,7 @@ class ScriptedDetector:
 class ScriptedLive:
     """A `LiveDetection` on a real database whose scores are scripted, fed host samples one fake second apart."""
 
-    def __init__(self, db_path: Path, scores: list[float]) -> None:
+    def __init__(self, db_path: Path, scores: list[float], burn_from: int = 10_000) -> None:
         self.conn = store.open_database(db_path)
         self.system = store.user_id(self.conn, "system")
         self.detection = LiveDetection(
@@ -163,7 +163,7 @@ class ScriptedLive:
         self.fake = FakeTime()
         self.sampler = HostSampler(
             "host",
-            CalmThenBurn(burn_from=10_000),
+            CalmThenBurn(burn_from=burn_from),
             wall_clock=lambda: 1_800_000_000 + self.fake.now,
             monotonic=self.fake.clock,
         )
@@ -270,9 +270,10 @@ def test_onsets_seconds_apart_share_one_process_scan(db_path: Path, monkeypatch:
         return measured
 
     monkeypatch.setattr(processes, "top_processes", top)
-    # A blip at 5 s (never an episode), an episode 7 s later, and another 22 s after that.
+    # A blip at 5 s (never an episode), an episode 7 s later, and another 22 s after that, all led by the
+    # CPU, busy at 97 % throughout.
     scores = [0.0] * 5 + [0.9] + [0.0] * 6 + [0.9, 0.9] + [0.0] * 20 + [0.9, 0.9] + [0.0] * 8
-    live = ScriptedLive(db_path, scores)
+    live = ScriptedLive(db_path, scores, burn_from=0)
     batch = live.score(22)
     live.wait_for_processes()
     live.write(batch)
@@ -284,4 +285,19 @@ def test_onsets_seconds_apart_share_one_process_scan(db_path: Path, monkeypatch:
     episodes = review.list_episodes(live.conn, "all")
     assert len(episodes) == 2
     assert all(e.top_processes == [p.as_json() for p in measured] for e in episodes)
+    live.conn.close()
+
+
+def test_a_change_led_by_other_metrics_is_scanned_anew(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scops_tui.recording import processes
+
+    calls: list[int] = []
+    monkeypatch.setattr(processes, "top_processes", lambda limit=10, window=0.5: calls.append(1) or [])
+    # The CPU burns from the 8th sample on: the onset at 5 s is led by a CPU below its median, the one
+    # at 12 s by a CPU above it. Not the same change: two scans although only 7 s apart.
+    scores = [0.0] * 5 + [0.9] + [0.0] * 6 + [0.9, 0.9] + [0.0] * 6
+    live = ScriptedLive(db_path, scores, burn_from=8)
+    live.score(len(scores))
+    live.wait_for_processes()
+    assert calls == [1, 1]
     live.conn.close()
