@@ -41,6 +41,10 @@ SCREENS = Binding.Group("screens", compact=True)
 """The footer shows the five screen keys as one group."""
 
 TIME_ZONES = ("utc", "local")
+DEFAULT_DISPLAY_SECONDS = 2.0
+"""How often, at most, the Dashboard repaints its live charts, headlines and score line (`[tui] display`):
+the recorder may sample faster; each repaint shows the newest sample and every sample since the last one."""
+MAX_DISPLAY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,10 @@ class ScopsApp(App[int]):
         refresh_seconds: float,
         reader: Reader,
         time_format: TimeFormat,
+        display_seconds: float = DEFAULT_DISPLAY_SECONDS,
     ) -> None:
         super().__init__()
+        self.display_seconds = display_seconds
         self.settings = settings
         self.reader = reader
         self.time_format = time_format
@@ -355,13 +361,24 @@ def parse_time_zone(data: Mapping[str, object], origin: str) -> TimeFormat:
     table = data.get("tui", {})
     if not isinstance(table, dict):
         raise ConfigError(f'{origin}: [tui] must be a table such as time = "utc"')
-    unknown = sorted(set(table) - {"time"})
+    unknown = sorted(set(table) - {"time", "display"})
     if unknown:
-        raise ConfigError(f"{origin}: tui.{unknown[0]}: unknown setting (known: time)")
+        raise ConfigError(f"{origin}: tui.{unknown[0]}: unknown setting (known: time, display)")
     zone = table.get("time", "local")
     if zone not in TIME_ZONES:
         raise ConfigError(f'{origin}: tui.time = {zone!r}: must be "local" or "utc"')
     return TimeFormat(utc=zone == "utc")
+
+
+def parse_display(data: Mapping[str, object], origin: str) -> float | None:
+    """The `[tui]` table's `display`: seconds between two repaints of the Dashboard's live part (None: not set)."""
+    table = data.get("tui", {})
+    value = table.get("display") if isinstance(table, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_DISPLAY_SECONDS:
+        raise ConfigError(f"{origin}: tui.display = {value!r}: must be seconds from 0 to {MAX_DISPLAY_SECONDS:g}")
+    return float(value)
 
 
 def create_app(
@@ -376,6 +393,7 @@ def create_app(
     refresh_seconds: float = 5.0,
     reader: Reader | None = None,
     time_zone: str | None = None,
+    display_seconds: float | None = None,
 ) -> ScopsApp:
     """Build the app.
 
@@ -390,6 +408,8 @@ def create_app(
         refresh_seconds: how often the status line and the top processes refresh.
         reader: where the screens read (default: the settings' SQLite file).
         time_zone: "utc" or "local" for the times on screen (default: the config file's `[tui] time`, else local).
+        display_seconds: the Dashboard repaints its live charts at most this often (default: the config file's
+            `[tui] display`, else `DEFAULT_DISPLAY_SECONDS`; 0 repaints every sample).
 
     Raises:
         ConfigError: the `[keys]` table names an unknown binding, an unusable key, or a key that clashes.
@@ -404,6 +424,8 @@ def create_app(
         keys = parse_keymap(data, origin)
         if time_zone is None:
             time_format = parse_time_zone(data, origin)
+        if display_seconds is None:
+            display_seconds = parse_display(data, origin)
     else:
         keys = keymap
         origin = "keymap"
@@ -422,6 +444,7 @@ def create_app(
         refresh_seconds=refresh_seconds,
         reader=reader or SqliteReader(settings.db, settings.busy_timeout_ms),
         time_format=time_format,
+        display_seconds=DEFAULT_DISPLAY_SECONDS if display_seconds is None else display_seconds,
     )
 
 

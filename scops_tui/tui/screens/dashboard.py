@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -13,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal
 from textual.events import Resize
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Label, Static
 
 from scops_tui.detection.episodes import severity_of
@@ -48,6 +51,10 @@ LIVE_WINDOW_SECONDS = 600
 LIVE_WINDOW_MS = LIVE_WINDOW_SECONDS * 1000
 LIVE_MARGIN_SECONDS = 60
 """Samples kept beyond the window: the oldest one dropped as a new one comes is then off the plot."""
+clock = time.monotonic
+"""The dashboard's clock for display periods (tests replace it)."""
+PAINT_EARLY_SECONDS = 0.2
+"""A sample that comes this much before its display period ends still paints at once (arrival jitter)."""
 
 
 def live_points(interval: float) -> int:
@@ -115,6 +122,15 @@ class DashboardScreen(ScopsScreen):
         self._drawn_title = ""
         self._live: dict[str, deque[Point]] | None = None
         """Each live chart's points, a sample appended as it comes (None: to be rebuilt from the app's samples)."""
+        self._unpainted: MetricRecord | None = None
+        """The newest sample not on screen yet (the display period since the last repaint has not passed)."""
+        self._deferred: set[str] = set()
+        """Parts whose new data waits for the next repaint of the live part: "status", "processes"."""
+        self._live_painted_at = -math.inf
+        self._sample_at = -math.inf
+        self._paint_timer: Timer | None = None
+        self.live_paints = 0
+        """How many times the live part (charts, headlines, score line) was painted (tests count them)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -214,12 +230,14 @@ class DashboardScreen(ScopsScreen):
     def on_status_loaded(self, message: StatusLoaded) -> None:
         if message.facts != self.facts:
             self.facts = message.facts
-            self.draw_status()
+            self._deferred.add("status")
+            self._request_paint(live=False)
 
     def on_processes_loaded(self, message: ProcessesLoaded) -> None:
         if message.processes != self.processes:
             self.processes = message.processes
-            self._draw_processes()
+            self._deferred.add("processes")
+            self._request_paint(live=False)
 
     def on_live_extras_loaded(self, message: LiveExtrasLoaded) -> None:
         self.extras = message.extras
@@ -369,22 +387,72 @@ class DashboardScreen(ScopsScreen):
         self._live = {key: deque(maxlen=self.scops.live_points) for key in LIVE_VALUES}
         for record in records:
             self._append(record)
-        self._show_live(records[-1])
+        self._unpainted = records[-1]
+        self._paint()
 
     def sample_taken(self, record: MetricRecord) -> None:
         """Add the recorder's newest sample to the live charts (the app keeps it too).
 
-        Every sample updates the headlines and the score line; a chart's plot repaints only when the sample
-        changes one of its dots (see `MetricChart.show`). Behind another screen or window nothing is drawn:
-        the charts are rebuilt from the app's samples when the dashboard shows again.
+        The live part (charts, headlines, score line) repaints at most once per display period
+        (`[tui] display`, 2 s by default): a sample that comes sooner is added to the charts' data and waits,
+        and the next repaint shows the newest sample as headline and every sample since in the plots. A
+        chart's plot repaints only when the new samples change one of its dots (see `MetricChart.show`).
+        Behind another screen or window nothing is drawn: the charts are rebuilt from the app's samples when
+        the dashboard shows again.
         """
         if not self.shown:
             self._live = None
+            self._unpainted = None
         elif self._live is None:
             self.draw_live(list(self.scops.recent))
         else:
             self._append(record)
-            self._show_live(record)
+            self._unpainted = record
+            self._sample_at = clock()
+            self._request_paint(live=True)
+
+    def _request_paint(self, *, live: bool) -> None:
+        """Paint now, or at the end of the display period when the live part was painted less than a period
+        ago. New status facts or processes wait for the next live repaint while samples come faster than
+        the period (one frame instead of two); otherwise they paint at once."""
+        app = self.scops
+        period, interval = app.display_seconds, app.settings.interval
+        now = clock()
+        due = self._live_painted_at + period
+        # While samples come faster than the period, the one expected at `due` paints; the timer is the
+        # fallback for a sample that does not come (wait half an interval more for it).
+        slack = interval / 2 if interval < period else 0.0
+        if live:
+            if now >= due - min(PAINT_EARLY_SECONDS, period / 4):
+                self._paint()
+                return
+        else:
+            flowing = interval < period and now - self._sample_at < 2 * interval
+            if not flowing or now >= due + slack:
+                self._paint()
+                return
+        if self._paint_timer is None:
+            self._paint_timer = self.set_timer(max(due + slack - now, 0.0), self._paint, name="dashboard paint")
+
+    def _paint(self) -> None:
+        """Show what waits: the newest sample in the live part, new status facts, new processes."""
+        if self._paint_timer is not None:
+            self._paint_timer.stop()
+            self._paint_timer = None
+        deferred, self._deferred = self._deferred, set()
+        record, self._unpainted = self._unpainted, None
+        if "status" in deferred:
+            self.draw_status()
+        if "processes" in deferred:
+            self._draw_processes()
+        if record is None or self._live is None:
+            return
+        if not self.shown:
+            self._live = None  # rebuilt from the app's samples when the dashboard shows again
+            return
+        self._live_painted_at = clock()
+        self.live_paints += 1
+        self._show_live(record)
 
     def _append(self, record: MetricRecord) -> None:
         assert self._live is not None
