@@ -380,3 +380,30 @@ def test_the_display_period_comes_from_the_config_file(tmp_path: Path, settings:
     config.write_text('[tui]\ndisplay = "fast"\n')
     with pytest.raises(ConfigError, match=r"tui\.display"):
         create_app(settings, keymap=config)
+
+
+async def test_a_status_text_that_keeps_its_height_repaints_without_a_screen_layout(
+    make_app: Callable[..., ScopsApp],
+) -> None:
+    from scops_tui.tui.screens.base import set_text
+
+    app = make_app(refresh_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "open anomalies" in status_text(app), "the status facts")
+        label = app.screen.query_one("#status-line", Label)
+        layouts: list[bool] = []
+        update = label.update
+
+        def recording_update(markup: str, *, layout: bool = True) -> None:
+            layouts.append(layout)
+            update(markup, layout=layout)
+
+        label.update = recording_update  # type: ignore[method-assign]
+        assert label.size.height == 1
+        set_text(label, "recording every 1 s │ open anomalies: 4")
+        assert layouts == [False]
+        set_text(label, "a long status " * 12)  # two lines at 120 columns
+        assert layouts == [False, True]
+        await wait_for(pilot, lambda: label.size.height == 2, "the wrapped status line")
+        set_text(label, "another long status " * 8)  # still two lines
+        assert layouts == [False, True, False]

@@ -22,6 +22,14 @@ def set_line(label: Label, markup: str) -> None:
     label.update(markup, layout=not fits)
 
 
+def set_text(label: Label, markup: str) -> None:
+    """Show `markup` in a label whose height follows its text (`height: auto`): only the label repaints when
+    the new text wraps to as many lines as the label has now; a screen layout only when that changes."""
+    width, height = label.content_region.width, label.content_region.height
+    same = width > 0 and len(Content.from_markup(markup).wrap(width)) == height
+    label.update(markup, layout=not same)
+
+
 class ScopsScreen(Screen[None]):
     """A top-level screen of the app."""
 

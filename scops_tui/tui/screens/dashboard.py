@@ -26,7 +26,7 @@ from scops_tui.tui import formatting, readers
 from scops_tui.tui.live_extras import LiveExtras, LiveExtrasReader
 from scops_tui.tui.messages import LiveExtrasLoaded, ProcessesLoaded, RecentSamplesLoaded, StatusLoaded
 from scops_tui.tui.readers import StatusFacts
-from scops_tui.tui.screens.base import ScopsScreen
+from scops_tui.tui.screens.base import ScopsScreen, set_text
 from scops_tui.tui.widgets.chart import ChartData, Kind, MetricChart
 from scops_tui.tui.widgets.process_table import ProcessTable
 
@@ -378,7 +378,7 @@ class DashboardScreen(ScopsScreen):
 
     def draw_status(self) -> None:
         """Recording state, open anomalies, sync state, deployed model, database (wraps on a narrow terminal)."""
-        self.query_one("#status-line", Label).update(" │ ".join(self.status_parts()))
+        set_text(self.query_one("#status-line", Label), " │ ".join(self.status_parts()))
 
     def draw_live(self, records: list[MetricRecord]) -> None:
         """Redraw the charts from the newest samples; only charts whose data changed repaint."""
