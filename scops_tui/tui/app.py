@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,9 +24,16 @@ from scops_tui.store.timestamps import now_ms
 from scops_tui.tui import readers
 from scops_tui.tui.formatting import TimeFormat
 from scops_tui.tui.keymap import check_keymap, parse_keymap
-from scops_tui.tui.messages import EpisodesOpened, RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
+from scops_tui.tui.messages import (
+    EpisodesOpened,
+    RecentSamplesLoaded,
+    RecorderProblem,
+    RecordingChanged,
+    SampleTaken,
+    StatusLoaded,
+)
 from scops_tui.tui.process_reader import ProcessReader
-from scops_tui.tui.readers import Reader, SqliteReader
+from scops_tui.tui.readers import Reader, SqliteReader, StatusFacts
 from scops_tui.tui.screens.base import ScopsScreen
 from scops_tui.tui.screens.dashboard import DashboardScreen, live_points
 
@@ -178,16 +185,55 @@ class ScopsApp(App[int]):
     def on_mount(self) -> None:
         if self.record:
             self.record_host()
-        self.watch_episodes()
-        self.set_interval(self.refresh_seconds, self.watch_episodes)
+        self.watch_database()
 
-    @work(thread=True, exit_on_error=False, exclusive=True, group="episodes", name="new episodes")
-    def watch_episodes(self) -> None:
-        """Look for episodes opened since the last look (whoever records): each gets a toast."""
+    @work(thread=True, exit_on_error=False, group="database-watch", name="database watch")
+    def watch_database(self) -> None:
+        """Look at the database every `refresh_seconds` on one kept read-only connection, whoever records.
+
+        Only after a change (a commit by the recorder, a review, a sync, another process) are the new
+        episodes read (each gets a toast) and the status facts (for the Dashboard): an unchanged database
+        costs one `PRAGMA data_version` a period, and no connection is opened per look.
+        """
+        worker = get_current_worker()
+        watch = readers.DatabaseWatch(self.settings.db, self.settings.busy_timeout_ms)
+        with_status = isinstance(self.reader, SqliteReader)
+        mark: int | None = None
+        error: str | None = None
         try:
-            self.post_message(EpisodesOpened(*readers.read_new_episodes(self.settings.db, self._episode_mark)))
-        except ScopsError:
-            return  # no database yet: the next look sets the mark
+            while not worker.is_cancelled:
+                try:
+                    if watch.changed():
+                        mark, episodes = watch.new_episodes(mark)
+                        self.post_message(EpisodesOpened(mark, episodes))
+                        if with_status:
+                            self.post_message(StatusLoaded(self.read_status(watch)))
+                    error = None
+                except ScopsError as exc:  # no database yet (the recorder creates it) or unreadable
+                    if with_status and str(exc) != error:
+                        self.post_message(StatusLoaded(self.read_status(None, str(exc))))
+                    error = str(exc)
+                worker.cancelled_event.wait(self.refresh_seconds)
+        finally:
+            watch.close()
+
+    def read_status(self, watch: readers.DatabaseWatch | None, error: str | None = None) -> StatusFacts:
+        """The status line's facts and sync state (blocking: thread workers only); on `watch` when given, else
+        on a connection of its own; `error` says why the database could not be read."""
+        settings = self.settings
+        sync_state = readers.read_sync_state(settings, self.time_format, watch)
+        if error is None:
+            try:
+                facts = self.reader.status(settings.source) if watch is None else watch.status(settings.source)
+                return replace(facts, sync_state=sync_state)
+            except ScopsError as exc:
+                error = str(exc)
+        return StatusFacts(0, None, 0, error=error, sync_state=sync_state)
+
+    def on_status_loaded(self, message: StatusLoaded) -> None:
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.show_status(message.facts)
 
     def on_episodes_opened(self, message: EpisodesOpened) -> None:
         self._episode_mark = message.newest_id

@@ -19,7 +19,7 @@ from scops_tui.tui.screens.history import HistoryScreen
 from scops_tui.tui.screens.models import ModelsScreen
 from scops_tui.tui.screens.sync import SyncScreen
 from tests.tui.conftest import episode_row
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import wait_for, workers_done
 
 SIZE = (120, 40)
 
@@ -100,7 +100,7 @@ async def test_keymap_file_remaps_a_binding_by_id(
         table = app.screen.query_one("#episodes", DataTable)
         await wait_for(pilot, lambda: table.row_count == 3, "the episodes")
         await pilot.press("a")  # no longer bound
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         assert episode_row(seeded_db, 5)["acknowledged"] == 0
         await pilot.press("g")
         await wait_for(pilot, lambda: episode_row(seeded_db, 5)["acknowledged"] == 1, "the acknowledgement")

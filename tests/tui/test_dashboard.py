@@ -17,7 +17,7 @@ from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.widgets.chart import MetricChart
 from scops_tui.tui.widgets.process_table import ProcessTable
 from tests.tui.conftest import SAMPLES
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import wait_for, workers_done
 
 SIZE = (120, 40)
 
@@ -109,7 +109,7 @@ async def test_only_reads_when_another_process_records(make_app: Callable[..., S
         app = make_app(record=True, sampler=sampler)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: "another process records" in status_text(app), "the read-only notice")
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             assert app.is_running
     finally:
         other.release()
@@ -407,3 +407,38 @@ async def test_a_status_text_that_keeps_its_height_repaints_without_a_screen_lay
         await wait_for(pilot, lambda: label.size.height == 2, "the wrapped status line")
         set_text(label, "another long status " * 8)  # still two lines
         assert layouts == [False, True, False]
+
+
+async def test_the_status_is_read_again_only_after_the_database_changed(
+    make_app: Callable[..., ScopsApp], seeded_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scops_tui.detection import review
+    from scops_tui.store import database as store
+    from scops_tui.tui.readers import DatabaseWatch
+
+    reads: list[str] = []
+    looks: list[bool] = []
+    status, changed = DatabaseWatch.status, DatabaseWatch.changed
+
+    def counting_status(watch: DatabaseWatch, source: str) -> object:
+        reads.append(source)
+        return status(watch, source)
+
+    def counting_changed(watch: DatabaseWatch) -> bool:
+        looks.append(result := changed(watch))
+        return result
+
+    monkeypatch.setattr(DatabaseWatch, "status", counting_status)
+    monkeypatch.setattr(DatabaseWatch, "changed", counting_changed)
+    app = make_app(refresh_seconds=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "open anomalies: 3" in status_text(app), "the status facts")
+        await wait_for(pilot, lambda: len(looks) >= 10, "ten looks at the database")
+        assert len(reads) == 1  # the first look only: nothing changed since
+        conn = store.open_database(seeded_db)
+        try:
+            review.acknowledge(conn, 1, store.operator_username())
+        finally:
+            conn.close()
+        await wait_for(pilot, lambda: "open anomalies: 2" in status_text(app), "the new count")
+        assert len(reads) == 2

@@ -6,7 +6,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -173,6 +172,9 @@ class DashboardScreen(ScopsScreen):
     def action_refresh(self) -> None:
         """Re-read the status line's facts, the top processes and (when shown) the live extras."""
         self.load_status()
+        self._refresh_live()
+
+    def _refresh_live(self) -> None:
         self.load_processes()
         if self.extras_on:
             self.load_extras()
@@ -184,9 +186,10 @@ class DashboardScreen(ScopsScreen):
         return self.is_current and self.app.app_focus
 
     def _tick(self) -> None:
-        # Nothing to refresh while another screen or another window is in front: no process scan then.
+        # Nothing to refresh while another screen or another window is in front: no process scan then. The
+        # status facts come from the app's database watch, read only when the database changed.
         if self.shown:
-            self.action_refresh()
+            self._refresh_live()
 
     def app_focus_changed(self, focused: bool) -> None:
         """Back in front: catch up at once with the samples taken and the facts changed meanwhile."""
@@ -205,14 +208,9 @@ class DashboardScreen(ScopsScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-status", name="status")
     def load_status(self) -> None:
-        settings = self.scops.settings
-        sync_state = readers.read_sync_state(settings, self.scops.time_format)
-        try:
-            facts = self.scops.reader.status(settings.source)
-        except ScopsError as exc:
-            self.post_message(StatusLoaded(StatusFacts(0, None, 0, error=str(exc), sync_state=sync_state)))
-            return
-        self.post_message(StatusLoaded(replace(facts, sync_state=sync_state)))
+        """Read the status facts now, on a connection of its own (ctrl+r, the dashboard shown again, the
+        recorder started); the app's database watch reads them after every change otherwise."""
+        self.scops.post_message(StatusLoaded(self.scops.read_status(None)))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-processes", name="top processes")
     def load_processes(self) -> None:
@@ -227,9 +225,10 @@ class DashboardScreen(ScopsScreen):
     def load_extras(self) -> None:
         self.post_message(LiveExtrasLoaded(self.extras_reader.read()))
 
-    def on_status_loaded(self, message: StatusLoaded) -> None:
-        if message.facts != self.facts:
-            self.facts = message.facts
+    def show_status(self, facts: StatusFacts) -> None:
+        """New status facts (from the app's database watch or `load_status`): drawn if they differ."""
+        if facts != self.facts:
+            self.facts = facts
             self._deferred.add("status")
             self._request_paint(live=False)
 
