@@ -215,3 +215,22 @@ async def test_a_missing_database_is_reported_not_fatal(make_app: Callable[..., 
         await pilot.press("3")
         await wait_for(pilot, lambda: any("no database" in str(n.message) for n in app._notifications), "the error")
         assert app.is_running
+
+
+async def test_the_compact_footer_at_80_columns_keeps_a_group_apart_from_the_next_key(
+    make_app: Callable[..., ScopsApp],
+) -> None:
+    app = make_app()
+
+    def footer() -> str:
+        return app.screen._compositor.render_strips()[-1].text
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key, wanted in (
+            ("1", "12345 screens ? Help q Quit"),
+            ("2", "np episode x Missed S Source"),
+            ("3", "jk move ␣u mark acfr review"),
+        ):
+            await pilot.press(key)
+            await wait_for(pilot, lambda wanted=wanted: wanted in footer(), f"{wanted!r} in the footer")  # type: ignore[misc]
+            assert len(footer().rstrip()) <= 80
