@@ -38,6 +38,8 @@ from scops_tui.tui.screens.base import ScopsScreen
 from scops_tui.tui.screens.dashboard import DashboardScreen, live_points
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from scops_tui.detection.live import DetectionSettings
     from scops_tui.recording.sampler import HostSampler
 
@@ -132,6 +134,18 @@ class ScopsApp(App[int]):
         self.user_keymap = dict(keymap)
         if keymap:
             self.set_keymap(dict(keymap))
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal; on Linux and macOS the same with an input thread that sleeps
+        while there is no input (`tui/driver.py`). `TEXTUAL_DRIVER` still chooses another."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from scops_tui.tui.driver import QuietLinuxDriver
+
+            return QuietLinuxDriver
+        return driver
 
     # Navigation
 
