@@ -234,3 +234,19 @@ async def test_the_compact_footer_at_80_columns_keeps_a_group_apart_from_the_nex
             await pilot.press(key)
             await wait_for(pilot, lambda wanted=wanted: wanted in footer(), f"{wanted!r} in the footer")  # type: ignore[misc]
             assert len(footer().rstrip()) <= 80
+
+
+async def test_a_terminal_narrowed_to_80_columns_drops_the_palette_key_at_once(
+    make_app: Callable[..., ScopsApp],
+) -> None:
+    from textual.widgets import Footer
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        footer = app.screen.query_one(Footer)
+        await wait_for(pilot, lambda: footer.query(".-command-palette"), "the palette key at 120 columns")
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: not footer.query(".-command-palette"), "the palette key to go")
+        assert footer.compact
+        await pilot.resize_terminal(120, 40)
+        await wait_for(pilot, lambda: footer.query(".-command-palette"), "the palette key back")

@@ -48,7 +48,9 @@ class ScopsScreen(Screen[None]):
             return
         narrow = event.size.width < 120
         footer.compact = narrow
-        footer.show_command_palette = not narrow
+        if footer.show_command_palette == narrow:
+            footer.show_command_palette = not narrow
+            footer.refresh(recompose=True)  # the palette key goes (or comes back) now, not at the next screen
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Show a failed worker's error; the app keeps running (workers run with exit_on_error=False)."""
