@@ -16,6 +16,7 @@ Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open
     .venv/bin/python bench/tui.py --ui-thread --seconds 30   # where the app's idle CPU goes, by thread
     .venv/bin/python bench/tui.py --textual-floor --seconds 60  # the same two measures for a bare Textual app
     .venv/bin/python bench/tui.py --frame-cost                  # what one small repaint of the dashboard costs
+    .venv/bin/python bench/tui.py --by-thread --seconds 30      # the app in tmux, recording at 1 s: CPU by thread
 """
 
 from __future__ import annotations
@@ -236,6 +237,46 @@ def idle_cpu(home: Path, seconds: float) -> dict[str, dict[str, float]]:
         tmux(socket, "kill-server")
 
 
+def thread_cpu(seconds: float) -> tuple[float, list[tuple[str, float]]]:
+    """The app in tmux (120x40) recording at 1 s: CPU of the process and of each thread (percent of a core)
+    over `seconds` after a 10-s start; threads named by `py-spy dump` when py-spy is installed."""
+    import re
+
+    def per_thread(pid: int) -> dict[str, float]:
+        times = {}
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            times[tid] = (int(fields[11]) + int(fields[12])) / TICKS
+        return times
+
+    with tempfile.TemporaryDirectory() as tmp:
+        socket = f"scops-bench-threads-{os.getpid()}"
+        db = Path(tmp) / "threads.db"
+        command = f"env -u COLUMNS -u LINES SCOPS_HOME={tmp} SCOPS_INTERVAL=1 {SCOPS} --db {db}"
+        tmux(socket, "new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+        try:
+            time.sleep(10)
+            pid = app_pid(f"--db {db}")
+            assert pid is not None
+            before, total_before = per_thread(pid), cpu_seconds(pid)
+            time.sleep(seconds)
+            after, total = per_thread(pid), cpu_seconds(pid) - total_before
+            names: dict[str, str] = {}
+            spy = Path(sys.executable).with_name("py-spy")
+            if spy.exists():
+                dump = subprocess.run([str(spy), "dump", "-p", str(pid)], capture_output=True, text=True).stdout
+                names = dict(re.findall(r'^Thread (\d+) \([^)]*\): "([^"]+)"', dump, re.MULTILINE))
+        finally:
+            tmux(socket, "send-keys", "-t", "app", "q")
+            time.sleep(1)
+            tmux(socket, "kill-server")
+    rows = [(names.get(tid, tid), 100 * (after[tid] - before.get(tid, 0.0)) / seconds) for tid in after]
+    return 100 * total / seconds, sorted(rows, key=lambda row: -row[1])
+
+
 def ui_thread_cpu(seconds: float, record: bool) -> tuple[float, float]:
     """CPU of the whole process and of its UI thread (percent of one core), app under Pilot at 120x40."""
     import threading
@@ -379,7 +420,17 @@ def main() -> None:
     parser.add_argument(
         "--frame-cost", action="store_true", help="only: UI-thread ms a dashboard frame costs for a few changed lines"
     )
+    parser.add_argument(
+        "--by-thread", action="store_true", help="only: the app's CPU by thread in tmux (names need py-spy)"
+    )
     args = parser.parse_args()
+    if args.by_thread:
+        total, rows = thread_cpu(args.seconds)
+        print(f"| app in tmux, recording at 1 s, {args.seconds:g} s | {total:.2f} % of a core |")
+        for name, share in rows:
+            print(f"| thread {name} | {share:.2f} % |")
+        print(f"\nLoad average (1, 5, 15 min) at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.")
+        return
     if args.frame_cost:
         for name, cost in frame_cost():
             print(f"| dashboard frame, {name} | {cost:.2f} ms of the UI thread |")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,13 +24,22 @@ from scops_tui.store.timestamps import now_ms
 from scops_tui.tui import readers
 from scops_tui.tui.formatting import TimeFormat
 from scops_tui.tui.keymap import check_keymap, parse_keymap
-from scops_tui.tui.messages import EpisodesOpened, RecentSamplesLoaded, RecorderProblem, RecordingChanged, SampleTaken
+from scops_tui.tui.messages import (
+    EpisodesOpened,
+    RecentSamplesLoaded,
+    RecorderProblem,
+    RecordingChanged,
+    SampleTaken,
+    StatusLoaded,
+)
 from scops_tui.tui.process_reader import ProcessReader
-from scops_tui.tui.readers import Reader, SqliteReader
+from scops_tui.tui.readers import Reader, SqliteReader, StatusFacts
 from scops_tui.tui.screens.base import ScopsScreen
 from scops_tui.tui.screens.dashboard import DashboardScreen, live_points
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from scops_tui.detection.live import DetectionSettings
     from scops_tui.recording.sampler import HostSampler
 
@@ -41,6 +50,10 @@ SCREENS = Binding.Group("screens", compact=True)
 """The footer shows the five screen keys as one group."""
 
 TIME_ZONES = ("utc", "local")
+DEFAULT_DISPLAY_SECONDS = 2.0
+"""How often, at most, the Dashboard repaints its live charts, headlines and score line (`[tui] display`):
+the recorder may sample faster; each repaint shows the newest sample and every sample since the last one."""
+MAX_DISPLAY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -99,8 +112,10 @@ class ScopsApp(App[int]):
         refresh_seconds: float,
         reader: Reader,
         time_format: TimeFormat,
+        display_seconds: float = DEFAULT_DISPLAY_SECONDS,
     ) -> None:
         super().__init__()
+        self.display_seconds = display_seconds
         self.settings = settings
         self.reader = reader
         self.time_format = time_format
@@ -119,6 +134,18 @@ class ScopsApp(App[int]):
         self.user_keymap = dict(keymap)
         if keymap:
             self.set_keymap(dict(keymap))
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal; on Linux and macOS the same with an input thread that sleeps
+        while there is no input (`tui/driver.py`). `TEXTUAL_DRIVER` still chooses another."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from scops_tui.tui.driver import QuietLinuxDriver
+
+            return QuietLinuxDriver
+        return driver
 
     # Navigation
 
@@ -172,16 +199,55 @@ class ScopsApp(App[int]):
     def on_mount(self) -> None:
         if self.record:
             self.record_host()
-        self.watch_episodes()
-        self.set_interval(self.refresh_seconds, self.watch_episodes)
+        self.watch_database()
 
-    @work(thread=True, exit_on_error=False, exclusive=True, group="episodes", name="new episodes")
-    def watch_episodes(self) -> None:
-        """Look for episodes opened since the last look (whoever records): each gets a toast."""
+    @work(thread=True, exit_on_error=False, group="database-watch", name="database watch")
+    def watch_database(self) -> None:
+        """Look at the database every `refresh_seconds` on one kept read-only connection, whoever records.
+
+        Only after a change (a commit by the recorder, a review, a sync, another process) are the new
+        episodes read (each gets a toast) and the status facts (for the Dashboard): an unchanged database
+        costs one `PRAGMA data_version` a period, and no connection is opened per look.
+        """
+        worker = get_current_worker()
+        watch = readers.DatabaseWatch(self.settings.db, self.settings.busy_timeout_ms)
+        with_status = isinstance(self.reader, SqliteReader)
+        mark: int | None = None
+        error: str | None = None
         try:
-            self.post_message(EpisodesOpened(*readers.read_new_episodes(self.settings.db, self._episode_mark)))
-        except ScopsError:
-            return  # no database yet: the next look sets the mark
+            while not worker.is_cancelled:
+                try:
+                    if watch.changed():
+                        mark, episodes = watch.new_episodes(mark)
+                        self.post_message(EpisodesOpened(mark, episodes))
+                        if with_status:
+                            self.post_message(StatusLoaded(self.read_status(watch)))
+                    error = None
+                except ScopsError as exc:  # no database yet (the recorder creates it) or unreadable
+                    if with_status and str(exc) != error:
+                        self.post_message(StatusLoaded(self.read_status(None, str(exc))))
+                    error = str(exc)
+                worker.cancelled_event.wait(self.refresh_seconds)
+        finally:
+            watch.close()
+
+    def read_status(self, watch: readers.DatabaseWatch | None, error: str | None = None) -> StatusFacts:
+        """The status line's facts and sync state (blocking: thread workers only); on `watch` when given, else
+        on a connection of its own; `error` says why the database could not be read."""
+        settings = self.settings
+        sync_state = readers.read_sync_state(settings, self.time_format, watch)
+        if error is None:
+            try:
+                facts = self.reader.status(settings.source) if watch is None else watch.status(settings.source)
+                return replace(facts, sync_state=sync_state)
+            except ScopsError as exc:
+                error = str(exc)
+        return StatusFacts(0, None, 0, error=error, sync_state=sync_state)
+
+    def on_status_loaded(self, message: StatusLoaded) -> None:
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.show_status(message.facts)
 
     def on_episodes_opened(self, message: EpisodesOpened) -> None:
         self._episode_mark = message.newest_id
@@ -355,13 +421,24 @@ def parse_time_zone(data: Mapping[str, object], origin: str) -> TimeFormat:
     table = data.get("tui", {})
     if not isinstance(table, dict):
         raise ConfigError(f'{origin}: [tui] must be a table such as time = "utc"')
-    unknown = sorted(set(table) - {"time"})
+    unknown = sorted(set(table) - {"time", "display"})
     if unknown:
-        raise ConfigError(f"{origin}: tui.{unknown[0]}: unknown setting (known: time)")
+        raise ConfigError(f"{origin}: tui.{unknown[0]}: unknown setting (known: time, display)")
     zone = table.get("time", "local")
     if zone not in TIME_ZONES:
         raise ConfigError(f'{origin}: tui.time = {zone!r}: must be "local" or "utc"')
     return TimeFormat(utc=zone == "utc")
+
+
+def parse_display(data: Mapping[str, object], origin: str) -> float | None:
+    """The `[tui]` table's `display`: seconds between two repaints of the Dashboard's live part (None: not set)."""
+    table = data.get("tui", {})
+    value = table.get("display") if isinstance(table, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_DISPLAY_SECONDS:
+        raise ConfigError(f"{origin}: tui.display = {value!r}: must be seconds from 0 to {MAX_DISPLAY_SECONDS:g}")
+    return float(value)
 
 
 def create_app(
@@ -376,6 +453,7 @@ def create_app(
     refresh_seconds: float = 5.0,
     reader: Reader | None = None,
     time_zone: str | None = None,
+    display_seconds: float | None = None,
 ) -> ScopsApp:
     """Build the app.
 
@@ -390,6 +468,8 @@ def create_app(
         refresh_seconds: how often the status line and the top processes refresh.
         reader: where the screens read (default: the settings' SQLite file).
         time_zone: "utc" or "local" for the times on screen (default: the config file's `[tui] time`, else local).
+        display_seconds: the Dashboard repaints its live charts at most this often (default: the config file's
+            `[tui] display`, else `DEFAULT_DISPLAY_SECONDS`; 0 repaints every sample).
 
     Raises:
         ConfigError: the `[keys]` table names an unknown binding, an unusable key, or a key that clashes.
@@ -404,6 +484,8 @@ def create_app(
         keys = parse_keymap(data, origin)
         if time_zone is None:
             time_format = parse_time_zone(data, origin)
+        if display_seconds is None:
+            display_seconds = parse_display(data, origin)
     else:
         keys = keymap
         origin = "keymap"
@@ -422,6 +504,7 @@ def create_app(
         refresh_seconds=refresh_seconds,
         reader=reader or SqliteReader(settings.db, settings.busy_timeout_ms),
         time_format=time_format,
+        display_seconds=DEFAULT_DISPLAY_SECONDS if display_seconds is None else display_seconds,
     )
 
 

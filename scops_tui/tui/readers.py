@@ -174,11 +174,16 @@ class SqliteReader:
 def read_status(path: Path, source: str) -> StatusFacts:
     """Database size, the deployed model version of `source` and the number of open episodes."""
     with reading(path) as conn:
-        deployed = registry.deployed_version(conn, source)
-        open_count = conn.execute(
-            "SELECT count(*) FROM anomaly_predictions WHERE acknowledged = 0 AND resolved_at IS NULL"
-        ).fetchone()[0]
-        alert_state = alert_status.status_words(conn, _alerts_enabled())
+        return status_facts(conn, path, source)
+
+
+def status_facts(conn: sqlite3.Connection, path: Path, source: str) -> StatusFacts:
+    """`read_status` on an open connection."""
+    deployed = registry.deployed_version(conn, source)
+    open_count = conn.execute(
+        "SELECT count(*) FROM anomaly_predictions WHERE acknowledged = 0 AND resolved_at IS NULL"
+    ).fetchall()[0][0]
+    alert_state = alert_status.status_words(conn, _alerts_enabled())
     return StatusFacts(
         size_bytes=store.file_size(path),
         deployed_version=None if deployed is None else deployed.version,
@@ -197,10 +202,82 @@ def _alerts_enabled() -> bool:
 def read_new_episodes(path: Path, after_id: int | None) -> tuple[int, list[alert_status.NewEpisode]]:
     """Episodes opened since `after_id` and the newest id; the first look (None) only sets the mark."""
     with reading(path) as conn:
-        if after_id is None:
-            return alert_status.newest_episode_id(conn), []
-        found = alert_status.episodes_after(conn, after_id)
+        return new_episodes(conn, after_id)
+
+
+def new_episodes(conn: sqlite3.Connection, after_id: int | None) -> tuple[int, list[alert_status.NewEpisode]]:
+    """`read_new_episodes` on an open connection."""
+    if after_id is None:
+        return alert_status.newest_episode_id(conn), []
+    found = alert_status.episodes_after(conn, after_id)
     return (found[-1].id if found else after_id), found
+
+
+class DatabaseWatch:
+    """One read-only connection, kept open by the one thread that uses it (the app's database watch): tells
+    whether the database changed since the last look, and reads the status facts and new episodes after a
+    change, without opening a connection each time.
+
+    A change is a commit by any other connection (`PRAGMA data_version`), the recorder's and the app's own
+    review actions included. The connection opens on first use (the recorder may create the file later)
+    and again after an error.
+    """
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self._conn: sqlite3.Connection | None = None
+        self._version: int | None = None
+
+    def changed(self) -> bool:
+        """Whether the database changed since the last call (True on the first call and after a reopen).
+
+        Raises:
+            ScopsError: the database cannot be opened or read (e.g. it does not exist yet).
+        """
+        try:
+            if self._conn is None:
+                self._conn = store.open_reader(self.path, busy_timeout_ms=self.busy_timeout_ms)
+                self._version = None
+            with store.sqlite_errors(self.path):
+                version = int(self._conn.execute("PRAGMA data_version").fetchall()[0][0])
+        except ScopsError:
+            self.close()
+            raise
+        changed = version != self._version
+        self._version = version
+        return changed
+
+    def status(self, source: str) -> StatusFacts:
+        """The status facts (see `read_status`); the sync part too when no sync target is configured."""
+        conn = self._open()
+        with store.sqlite_errors(self.path):
+            return status_facts(conn, self.path, source)
+
+    def new_episodes(self, after_id: int | None) -> tuple[int, list[alert_status.NewEpisode]]:
+        """Episodes opened since `after_id` (see `read_new_episodes`)."""
+        conn = self._open()
+        with store.sqlite_errors(self.path):
+            return new_episodes(conn, after_id)
+
+    def recorded_target(self) -> str | None:
+        """The target a sync of this database last used (see `recorded_target`)."""
+        conn = self._open()
+        with store.sqlite_errors(self.path):
+            rows = conn.execute("SELECT target FROM sync_state").fetchall()
+        return rows[0][0] if rows else None
+
+    def close(self) -> None:
+        """Close the connection (the next call opens another)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.changed()
+        assert self._conn is not None
+        return self._conn
 
 
 def read_episodes(path: Path, status: Status, severity: str | None) -> list[Episode]:
@@ -345,15 +422,18 @@ def recorded_target(path: Path) -> str | None:
     return None if row is None else row[0]
 
 
-def read_sync_state(settings: Any, time_format: Any = None) -> str:
+def read_sync_state(settings: Any, time_format: Any = None, watch: DatabaseWatch | None = None) -> str:
     """`sync_state_words` for the dashboard's status worker; never raises (an unreadable state says so).
 
     Pending rows are counted only once a target is known (configured, or used by a past sync), so an
-    unsynced database is not counted every refresh.
+    unsynced database is not counted every refresh. With a `watch`, the recorded target is read on its
+    connection.
     """
     try:
-        if sync_target(settings) is None and recorded_target(settings.db) is None:
-            return "sync: not configured"
+        if sync_target(settings) is None:
+            recorded = recorded_target(settings.db) if watch is None else watch.recorded_target()
+            if recorded is None:
+                return "sync: not configured"
         return sync_state_words(read_sync(settings, limit=0), time_format)
     except ScopsError:
         return "sync: not configured" if sync_target(settings) is None else "sync: unknown"

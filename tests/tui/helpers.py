@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
@@ -20,6 +21,17 @@ async def wait_for(pilot: Pilot[object], condition: Callable[[], object], what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
+
+
+LONG_LIVED = frozenset({"recorder", "database-watch"})
+"""Worker groups that run as long as the app: waiting for every worker would never end."""
+
+
+async def workers_done(app: App[object]) -> None:
+    """Wait until every worker that finishes on its own has finished (the app's long-lived loops excepted)."""
+    finishing = [w for w in app.workers if w.group not in LONG_LIVED]
+    if finishing:  # (an empty list would mean every worker to Textual)
+        await app.workers.wait_for_complete(finishing)
 
 
 def table_column(table: DataTable[object] | ProcessTable, column: str) -> list[str]:

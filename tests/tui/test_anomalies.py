@@ -13,7 +13,7 @@ from scops_tui.tui.screens.anomalies import AnomaliesScreen
 from scops_tui.tui.screens.detail import DetailScreen
 from scops_tui.tui.screens.dialogs import NoteDialog
 from tests.tui.conftest import episode_row
-from tests.tui.helpers import row_ids, table_column, wait_for
+from tests.tui.helpers import row_ids, table_column, wait_for, workers_done
 
 SIZE = (120, 40)
 
@@ -96,7 +96,7 @@ async def test_escape_in_the_note_dialog_resolves_nothing(make_app: Callable[...
         app.screen.query_one(Input).value = "never mind"
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, AnomaliesScreen), "the queue again")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
     assert episode_row(seeded_db, 5)["resolved_at"] is None
 
 
@@ -195,7 +195,7 @@ async def test_enter_opens_the_detail_with_metrics_processes_and_score(make_app:
         assert max(score) == 0.93 and score[0] < 0.93 and score[-1] < 0.93  # context before and after
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, AnomaliesScreen), "the queue")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert table.row_count == 5
         assert table.cursor_row == 1  # back from the detail, the cursor stays on its episode

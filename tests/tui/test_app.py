@@ -19,7 +19,7 @@ from scops_tui.tui.screens.history import HistoryScreen
 from scops_tui.tui.screens.models import ModelsScreen
 from scops_tui.tui.screens.sync import SyncScreen
 from tests.tui.conftest import episode_row
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import wait_for, workers_done
 
 SIZE = (120, 40)
 
@@ -100,7 +100,7 @@ async def test_keymap_file_remaps_a_binding_by_id(
         table = app.screen.query_one("#episodes", DataTable)
         await wait_for(pilot, lambda: table.row_count == 3, "the episodes")
         await pilot.press("a")  # no longer bound
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         assert episode_row(seeded_db, 5)["acknowledged"] == 0
         await pilot.press("g")
         await wait_for(pilot, lambda: episode_row(seeded_db, 5)["acknowledged"] == 1, "the acknowledgement")
@@ -215,3 +215,38 @@ async def test_a_missing_database_is_reported_not_fatal(make_app: Callable[..., 
         await pilot.press("3")
         await wait_for(pilot, lambda: any("no database" in str(n.message) for n in app._notifications), "the error")
         assert app.is_running
+
+
+async def test_the_compact_footer_at_80_columns_keeps_a_group_apart_from_the_next_key(
+    make_app: Callable[..., ScopsApp],
+) -> None:
+    app = make_app()
+
+    def footer() -> str:
+        return app.screen._compositor.render_strips()[-1].text
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key, wanted in (
+            ("1", "12345 screens ? Help q Quit"),
+            ("2", "np episode x Missed S Source"),
+            ("3", "jk move ␣u mark acfr review"),
+        ):
+            await pilot.press(key)
+            await wait_for(pilot, lambda wanted=wanted: wanted in footer(), f"{wanted!r} in the footer")  # type: ignore[misc]
+            assert len(footer().rstrip()) <= 80
+
+
+async def test_a_terminal_narrowed_to_80_columns_drops_the_palette_key_at_once(
+    make_app: Callable[..., ScopsApp],
+) -> None:
+    from textual.widgets import Footer
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        footer = app.screen.query_one(Footer)
+        await wait_for(pilot, lambda: footer.query(".-command-palette"), "the palette key at 120 columns")
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: not footer.query(".-command-palette"), "the palette key to go")
+        assert footer.compact
+        await pilot.resize_terminal(120, 40)
+        await wait_for(pilot, lambda: footer.query(".-command-palette"), "the palette key back")

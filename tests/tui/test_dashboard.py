@@ -6,8 +6,10 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.widgets import Label
 
+from scops_tui.config import Settings
 from scops_tui.detection.live import DetectionSettings
 from scops_tui.recording.sampler import CounterReading, HostSampler
 from scops_tui.store.recorder_lock import RecorderLock
@@ -15,7 +17,7 @@ from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.widgets.chart import MetricChart
 from scops_tui.tui.widgets.process_table import ProcessTable
 from tests.tui.conftest import SAMPLES
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import wait_for, workers_done
 
 SIZE = (120, 40)
 
@@ -107,7 +109,7 @@ async def test_only_reads_when_another_process_records(make_app: Callable[..., S
         app = make_app(record=True, sampler=sampler)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: "another process records" in status_text(app), "the read-only notice")
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             assert app.is_running
     finally:
         other.release()
@@ -282,3 +284,161 @@ async def test_in_the_background_the_dashboard_draws_and_scans_nothing_and_catch
         await wait_for(pilot, lambda: "77.7 %" in cpu.render_line(0).text, "the catch-up on return")
         assert cpu.data is not None and cpu.data.points[-1][0] == sample.timestamp_ms
         await wait_for(pilot, lambda: len(scans) > scanned, "the process refresh on return")
+
+
+async def test_samples_within_one_display_period_paint_once_and_the_next_shows_them_all(
+    make_app: Callable[..., ScopsApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from scops_tui.tui.messages import SampleTaken
+    from scops_tui.tui.screens import dashboard
+
+    now = [1000.0]
+    monkeypatch.setattr(dashboard, "clock", lambda: now[0])
+    app = make_app(refresh_seconds=3600, display_seconds=10)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, dashboard.DashboardScreen)
+        cpu = screen.query_one("#chart-cpu", MetricChart)
+        await wait_for(pilot, lambda: len(cpu.values) == app.live_points, "the stored samples")
+        last = app.recent[-1]
+        samples = [
+            replace(last, timestamp_ms=last.timestamp_ms + 1000 * i, cpu_usage=10.0 + i, anomaly_score=0.01 * i)
+            for i in range(1, 6)
+        ]
+        now[0] += 10  # a display period after the stored samples were drawn
+        app.post_message(SampleTaken(samples[0]))
+        await wait_for(pilot, lambda: "11.0 %" in cpu.render_line(0).text, "the first sample at once")
+        painted = screen.live_paints
+        for sample in samples[1:4]:  # three more within the same display period
+            now[0] += 1
+            app.post_message(SampleTaken(sample))
+        await wait_for(pilot, lambda: app.recent[-1] == samples[3], "the samples to be kept")
+        await pilot.pause()
+        assert screen.live_paints == painted  # nothing painted: the period has not passed
+        assert "11.0 %" in cpu.render_line(0).text
+        assert "0.010" in str(screen.query_one("#anomaly-score", Label).render())
+        now[0] += 7  # the period is over: the next sample paints at once, with the three that waited
+        app.post_message(SampleTaken(samples[4]))
+        await wait_for(pilot, lambda: screen.live_paints == painted + 1, "one repaint")
+        assert "15.0 %" in cpu.render_line(0).text  # the newest sample is the headline
+        assert "0.050" in str(screen.query_one("#anomaly-score", Label).render())
+        assert cpu.data is not None
+        assert [p[0] for p in cpu.data.points[-5:]] == [s.timestamp_ms for s in samples]
+
+
+async def test_a_sample_left_waiting_paints_when_the_display_period_ends(make_app: Callable[..., ScopsApp]) -> None:
+    from dataclasses import replace
+
+    from scops_tui.tui.messages import SampleTaken
+    from scops_tui.tui.screens.dashboard import DashboardScreen
+
+    app = make_app(refresh_seconds=3600, display_seconds=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        cpu = screen.query_one("#chart-cpu", MetricChart)
+        await wait_for(pilot, lambda: len(cpu.values) == app.live_points, "the stored samples")
+        last = app.recent[-1]
+        first = replace(last, timestamp_ms=last.timestamp_ms + 5000, cpu_usage=71.0)
+        second = replace(last, timestamp_ms=last.timestamp_ms + 10000, cpu_usage=72.0)
+        await pilot.pause(0.6)
+        app.post_message(SampleTaken(first))
+        app.post_message(SampleTaken(second))  # no further sample comes: the period's end paints it
+        await wait_for(pilot, lambda: "72.0 %" in cpu.render_line(0).text, "the waiting sample")
+
+
+async def test_display_0_paints_every_sample(make_app: Callable[..., ScopsApp]) -> None:
+    from dataclasses import replace
+
+    from scops_tui.tui.messages import SampleTaken
+    from scops_tui.tui.screens.dashboard import DashboardScreen
+
+    app = make_app(refresh_seconds=3600, display_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        cpu = screen.query_one("#chart-cpu", MetricChart)
+        await wait_for(pilot, lambda: len(cpu.values) == app.live_points, "the stored samples")
+        painted = screen.live_paints
+        last = app.recent[-1]
+        for i in range(1, 4):
+            app.post_message(SampleTaken(replace(last, timestamp_ms=last.timestamp_ms + 1000 * i)))
+        await wait_for(pilot, lambda: screen.live_paints == painted + 3, "a repaint per sample")
+
+
+def test_the_display_period_comes_from_the_config_file(tmp_path: Path, settings: Settings) -> None:
+    from scops_tui.errors import ConfigError
+    from scops_tui.tui.app import DEFAULT_DISPLAY_SECONDS, create_app
+
+    config = tmp_path / "config.toml"
+    config.write_text("[tui]\ndisplay = 5\n")
+    assert create_app(settings, keymap=config).display_seconds == 5.0
+    config.write_text('[tui]\ntime = "utc"\n')
+    assert create_app(settings, keymap=config).display_seconds == DEFAULT_DISPLAY_SECONDS
+    config.write_text('[tui]\ndisplay = "fast"\n')
+    with pytest.raises(ConfigError, match=r"tui\.display"):
+        create_app(settings, keymap=config)
+
+
+async def test_a_status_text_that_keeps_its_height_repaints_without_a_screen_layout(
+    make_app: Callable[..., ScopsApp],
+) -> None:
+    from scops_tui.tui.screens.base import set_text
+
+    app = make_app(refresh_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "open anomalies" in status_text(app), "the status facts")
+        label = app.screen.query_one("#status-line", Label)
+        layouts: list[bool] = []
+        update = label.update
+
+        def recording_update(markup: str, *, layout: bool = True) -> None:
+            layouts.append(layout)
+            update(markup, layout=layout)
+
+        label.update = recording_update  # type: ignore[method-assign]
+        assert label.size.height == 1
+        set_text(label, "recording every 1 s │ open anomalies: 4")
+        assert layouts == [False]
+        set_text(label, "a long status " * 12)  # two lines at 120 columns
+        assert layouts == [False, True]
+        await wait_for(pilot, lambda: label.size.height == 2, "the wrapped status line")
+        set_text(label, "another long status " * 8)  # still two lines
+        assert layouts == [False, True, False]
+
+
+async def test_the_status_is_read_again_only_after_the_database_changed(
+    make_app: Callable[..., ScopsApp], seeded_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scops_tui.detection import review
+    from scops_tui.store import database as store
+    from scops_tui.tui.readers import DatabaseWatch
+
+    reads: list[str] = []
+    looks: list[bool] = []
+    status, changed = DatabaseWatch.status, DatabaseWatch.changed
+
+    def counting_status(watch: DatabaseWatch, source: str) -> object:
+        reads.append(source)
+        return status(watch, source)
+
+    def counting_changed(watch: DatabaseWatch) -> bool:
+        looks.append(result := changed(watch))
+        return result
+
+    monkeypatch.setattr(DatabaseWatch, "status", counting_status)
+    monkeypatch.setattr(DatabaseWatch, "changed", counting_changed)
+    app = make_app(refresh_seconds=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "open anomalies: 3" in status_text(app), "the status facts")
+        await wait_for(pilot, lambda: len(looks) >= 10, "ten looks at the database")
+        assert len(reads) == 1  # the first look only: nothing changed since
+        conn = store.open_database(seeded_db)
+        try:
+            review.acknowledge(conn, 1, store.operator_username())
+        finally:
+            conn.close()
+        await wait_for(pilot, lambda: "open anomalies: 2" in status_text(app), "the new count")
+        assert len(reads) == 2

@@ -14,7 +14,7 @@ from scops_tui.detection.registry import ModelVersion
 from scops_tui.tui import readers
 from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.screens.models import ModelsScreen
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import wait_for, workers_done
 
 SIZE = (120, 40)
 
@@ -124,5 +124,5 @@ async def test_j_k_move_between_versions(make_app: Callable[..., ScopsApp], seed
         await pilot.press("k")
         assert table.cursor_row == 0
         await pilot.press("j", "d")  # deploying the deployed version changes nothing
-        await app.workers.wait_for_complete()
+        await workers_done(app)
     assert deployed_ids(seeded_db) == [1]

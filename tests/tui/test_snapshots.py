@@ -17,7 +17,7 @@ from scops_tui.tui.screens.models import ModelsScreen
 from scops_tui.tui.widgets.chart import MetricChart
 from scops_tui.tui.widgets.preview import EpisodePreview
 from scops_tui.tui.widgets.process_table import ProcessTable
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import wait_for, workers_done
 
 SIZE = (120, 40)
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=["80x24", "120x40", "200x50"])
@@ -32,7 +32,7 @@ def fixed_file_size(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
 
 

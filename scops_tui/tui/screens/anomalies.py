@@ -56,7 +56,13 @@ class AnomaliesScreen(ReviewScreen):
         Binding("j", "cursor_down", "Down", group=MOVE, id="anomalies.down"),
         Binding("k", "cursor_up", "Up", group=MOVE, id="anomalies.up"),
         Binding(
-            "space", "toggle_mark", "Mark", tooltip="Mark the row for a bulk action", group=MARKS, id="anomalies.mark"
+            "space",
+            "toggle_mark",
+            "Mark",
+            key_display="␣",  # "space" would run into the group's next key in the compact footer: "spaceu"
+            tooltip="Mark the row for a bulk action",
+            group=MARKS,
+            id="anomalies.mark",
         ),
         Binding("u", "clear_marks", "Unmark", tooltip="Unmark all", group=MARKS, id="anomalies.clear_marks"),
         Binding("a", "acknowledge", "Ack", tooltip="Acknowledge", group=REVIEW, id="anomalies.acknowledge"),

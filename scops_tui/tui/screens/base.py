@@ -22,6 +22,14 @@ def set_line(label: Label, markup: str) -> None:
     label.update(markup, layout=not fits)
 
 
+def set_text(label: Label, markup: str) -> None:
+    """Show `markup` in a label whose height follows its text (`height: auto`): only the label repaints when
+    the new text wraps to as many lines as the label has now; a screen layout only when that changes."""
+    width, height = label.content_region.width, label.content_region.height
+    same = width > 0 and len(Content.from_markup(markup).wrap(width)) == height
+    label.update(markup, layout=not same)
+
+
 class ScopsScreen(Screen[None]):
     """A top-level screen of the app."""
 
@@ -40,7 +48,9 @@ class ScopsScreen(Screen[None]):
             return
         narrow = event.size.width < 120
         footer.compact = narrow
-        footer.show_command_palette = not narrow
+        if footer.show_command_palette == narrow:
+            footer.show_command_palette = not narrow
+            footer.refresh(recompose=True)  # the palette key goes (or comes back) now, not at the next screen
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Show a failed worker's error; the app keeps running (workers run with exit_on_error=False)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal
 from textual.events import Resize
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Label, Static
 
 from scops_tui.detection.episodes import severity_of
@@ -23,7 +25,7 @@ from scops_tui.tui import formatting, readers
 from scops_tui.tui.live_extras import LiveExtras, LiveExtrasReader
 from scops_tui.tui.messages import LiveExtrasLoaded, ProcessesLoaded, RecentSamplesLoaded, StatusLoaded
 from scops_tui.tui.readers import StatusFacts
-from scops_tui.tui.screens.base import ScopsScreen
+from scops_tui.tui.screens.base import ScopsScreen, set_text
 from scops_tui.tui.widgets.chart import ChartData, Kind, MetricChart
 from scops_tui.tui.widgets.process_table import ProcessTable
 
@@ -48,6 +50,10 @@ LIVE_WINDOW_SECONDS = 600
 LIVE_WINDOW_MS = LIVE_WINDOW_SECONDS * 1000
 LIVE_MARGIN_SECONDS = 60
 """Samples kept beyond the window: the oldest one dropped as a new one comes is then off the plot."""
+clock = time.monotonic
+"""The dashboard's clock for display periods (tests replace it)."""
+PAINT_EARLY_SECONDS = 0.2
+"""A sample that comes this much before its display period ends still paints at once (arrival jitter)."""
 
 
 def live_points(interval: float) -> int:
@@ -115,6 +121,15 @@ class DashboardScreen(ScopsScreen):
         self._drawn_title = ""
         self._live: dict[str, deque[Point]] | None = None
         """Each live chart's points, a sample appended as it comes (None: to be rebuilt from the app's samples)."""
+        self._unpainted: MetricRecord | None = None
+        """The newest sample not on screen yet (the display period since the last repaint has not passed)."""
+        self._deferred: set[str] = set()
+        """Parts whose new data waits for the next repaint of the live part: "status", "processes"."""
+        self._live_painted_at = -math.inf
+        self._sample_at = -math.inf
+        self._paint_timer: Timer | None = None
+        self.live_paints = 0
+        """How many times the live part (charts, headlines, score line) was painted (tests count them)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -157,6 +172,9 @@ class DashboardScreen(ScopsScreen):
     def action_refresh(self) -> None:
         """Re-read the status line's facts, the top processes and (when shown) the live extras."""
         self.load_status()
+        self._refresh_live()
+
+    def _refresh_live(self) -> None:
         self.load_processes()
         if self.extras_on:
             self.load_extras()
@@ -168,9 +186,10 @@ class DashboardScreen(ScopsScreen):
         return self.is_current and self.app.app_focus
 
     def _tick(self) -> None:
-        # Nothing to refresh while another screen or another window is in front: no process scan then.
+        # Nothing to refresh while another screen or another window is in front: no process scan then. The
+        # status facts come from the app's database watch, read only when the database changed.
         if self.shown:
-            self.action_refresh()
+            self._refresh_live()
 
     def app_focus_changed(self, focused: bool) -> None:
         """Back in front: catch up at once with the samples taken and the facts changed meanwhile."""
@@ -189,14 +208,9 @@ class DashboardScreen(ScopsScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-status", name="status")
     def load_status(self) -> None:
-        settings = self.scops.settings
-        sync_state = readers.read_sync_state(settings, self.scops.time_format)
-        try:
-            facts = self.scops.reader.status(settings.source)
-        except ScopsError as exc:
-            self.post_message(StatusLoaded(StatusFacts(0, None, 0, error=str(exc), sync_state=sync_state)))
-            return
-        self.post_message(StatusLoaded(replace(facts, sync_state=sync_state)))
+        """Read the status facts now, on a connection of its own (ctrl+r, the dashboard shown again, the
+        recorder started); the app's database watch reads them after every change otherwise."""
+        self.scops.post_message(StatusLoaded(self.scops.read_status(None)))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="dashboard-processes", name="top processes")
     def load_processes(self) -> None:
@@ -211,15 +225,18 @@ class DashboardScreen(ScopsScreen):
     def load_extras(self) -> None:
         self.post_message(LiveExtrasLoaded(self.extras_reader.read()))
 
-    def on_status_loaded(self, message: StatusLoaded) -> None:
-        if message.facts != self.facts:
-            self.facts = message.facts
-            self.draw_status()
+    def show_status(self, facts: StatusFacts) -> None:
+        """New status facts (from the app's database watch or `load_status`): drawn if they differ."""
+        if facts != self.facts:
+            self.facts = facts
+            self._deferred.add("status")
+            self._request_paint(live=False)
 
     def on_processes_loaded(self, message: ProcessesLoaded) -> None:
         if message.processes != self.processes:
             self.processes = message.processes
-            self._draw_processes()
+            self._deferred.add("processes")
+            self._request_paint(live=False)
 
     def on_live_extras_loaded(self, message: LiveExtrasLoaded) -> None:
         self.extras = message.extras
@@ -360,7 +377,7 @@ class DashboardScreen(ScopsScreen):
 
     def draw_status(self) -> None:
         """Recording state, open anomalies, sync state, deployed model, database (wraps on a narrow terminal)."""
-        self.query_one("#status-line", Label).update(" │ ".join(self.status_parts()))
+        set_text(self.query_one("#status-line", Label), " │ ".join(self.status_parts()))
 
     def draw_live(self, records: list[MetricRecord]) -> None:
         """Redraw the charts from the newest samples; only charts whose data changed repaint."""
@@ -369,22 +386,72 @@ class DashboardScreen(ScopsScreen):
         self._live = {key: deque(maxlen=self.scops.live_points) for key in LIVE_VALUES}
         for record in records:
             self._append(record)
-        self._show_live(records[-1])
+        self._unpainted = records[-1]
+        self._paint()
 
     def sample_taken(self, record: MetricRecord) -> None:
         """Add the recorder's newest sample to the live charts (the app keeps it too).
 
-        Every sample updates the headlines and the score line; a chart's plot repaints only when the sample
-        changes one of its dots (see `MetricChart.show`). Behind another screen or window nothing is drawn:
-        the charts are rebuilt from the app's samples when the dashboard shows again.
+        The live part (charts, headlines, score line) repaints at most once per display period
+        (`[tui] display`, 2 s by default): a sample that comes sooner is added to the charts' data and waits,
+        and the next repaint shows the newest sample as headline and every sample since in the plots. A
+        chart's plot repaints only when the new samples change one of its dots (see `MetricChart.show`).
+        Behind another screen or window nothing is drawn: the charts are rebuilt from the app's samples when
+        the dashboard shows again.
         """
         if not self.shown:
             self._live = None
+            self._unpainted = None
         elif self._live is None:
             self.draw_live(list(self.scops.recent))
         else:
             self._append(record)
-            self._show_live(record)
+            self._unpainted = record
+            self._sample_at = clock()
+            self._request_paint(live=True)
+
+    def _request_paint(self, *, live: bool) -> None:
+        """Paint now, or at the end of the display period when the live part was painted less than a period
+        ago. New status facts or processes wait for the next live repaint while samples come faster than
+        the period (one frame instead of two); otherwise they paint at once."""
+        app = self.scops
+        period, interval = app.display_seconds, app.settings.interval
+        now = clock()
+        due = self._live_painted_at + period
+        # While samples come faster than the period, the one expected at `due` paints; the timer is the
+        # fallback for a sample that does not come (wait half an interval more for it).
+        slack = interval / 2 if interval < period else 0.0
+        if live:
+            if now >= due - min(PAINT_EARLY_SECONDS, period / 4):
+                self._paint()
+                return
+        else:
+            flowing = interval < period and now - self._sample_at < 2 * interval
+            if not flowing or now >= due + slack:
+                self._paint()
+                return
+        if self._paint_timer is None:
+            self._paint_timer = self.set_timer(max(due + slack - now, 0.0), self._paint, name="dashboard paint")
+
+    def _paint(self) -> None:
+        """Show what waits: the newest sample in the live part, new status facts, new processes."""
+        if self._paint_timer is not None:
+            self._paint_timer.stop()
+            self._paint_timer = None
+        deferred, self._deferred = self._deferred, set()
+        record, self._unpainted = self._unpainted, None
+        if "status" in deferred:
+            self.draw_status()
+        if "processes" in deferred:
+            self._draw_processes()
+        if record is None or self._live is None:
+            return
+        if not self.shown:
+            self._live = None  # rebuilt from the app's samples when the dashboard shows again
+            return
+        self._live_painted_at = clock()
+        self.live_paints += 1
+        self._show_live(record)
 
     def _append(self, record: MetricRecord) -> None:
         assert self._live is not None
