@@ -136,11 +136,13 @@ def _reference(history: Sequence[float]) -> _Reference:
         return ordered[min(max(round(q * (n - 1)), 0), n - 1)]
 
     median = quantile(0.5)
-    mad = sorted(abs(x - median) for x in ordered)[n // 2]
     magnitude = max(abs(median), sum(abs(x) for x in ordered) / n)
-    # A robust spread: the MAD (as a standard deviation), the inter-decile range for lumpy metrics, and
-    # 1 % of the metric's magnitude so an almost flat metric's tiny wobble is not called a change.
-    spread = max(1.4826 * mad, (quantile(0.9) - quantile(0.1)) / 2.563, 0.01 * magnitude, 1e-9)
+    # A robust spread: the MAD (as a standard deviation), and 1 % of the metric's magnitude so an almost flat
+    # metric's tiny wobble is not called a change. Not the inter-decile range: a host busy for a while and
+    # then idle (CPU at 40 %, then 1 %) made it so wide that its range reached past 100 % and a CPU burn
+    # after it could not hold an episode (seen live: the burn's episode closed after 9 of 90 samples).
+    mad = sorted(abs(x - median) for x in ordered)[n // 2]
+    spread = max(1.4826 * mad, 0.01 * magnitude, 1e-9)
     top = quantile(0.99)
     return _Reference(median, quantile(0.01) - LEVEL_SPREADS * spread, top + LEVEL_SPREADS * spread, top)
 

@@ -434,3 +434,18 @@ def test_a_cpu_drop_does_not_make_a_cpu_burst_routine() -> None:
     assert kinds.count("opened") == 2
     # Then a burn: the same metric, the other way. News, not the third time of the same change.
     assert bursts(grouper, 1, start=t) == [True]
+
+
+def test_a_burn_after_a_busy_then_idle_spell_stays_one_episode() -> None:
+    # Seen live: the host was busy at about 40 % for a while, then idle at 1 %. The range the CPU covered
+    # then must still leave room for a burn at 100 % to hold the episode once the score goes quiet.
+    grouper = live_grouper()
+    grouper.confirm_ms = 2000
+    for i in range(300):
+        busy = i < 210
+        grouper.note_history(((35.0 + (i % 7) * 2.5) if busy else (0.5 + (i % 3) * 0.5), 4.2, 1.0))
+    burn = [(0.9, (6.0, 0.3, 0.3), (100.0, 4.2, 1.0))] * 3 + [(0.3, (1.0, 0.3, 0.3), (100.0, 4.2, 1.0))] * 60
+    after = [(0.1, (0.2, 0.2, 0.2), (1.0, 4.2, 1.0))] * 20
+    kinds = feed_all(grouper, burn + after)
+    assert kinds.count("opened") == 1
+    assert kinds.index("closed") >= 63, f"closed at sample {kinds.index('closed')} of a 63-sample burn"
