@@ -93,7 +93,9 @@ class _Reference:
     high: float
     """The range it covered before the onset (1st and 99th percentiles) widened by robust spreads."""
     top: float = math.inf
-    """Its 99th percentile before the onset (not widened): a value above it is up."""
+    """Its 99th percentile before the onset (not widened): a value more than `step` above it is up."""
+    step: float = 0.0
+    """The resolution it is reported to."""
     furthest: float = 0.0
     """The largest distance of its level from `median` since the onset, signed (the change's direction)."""
 
@@ -128,7 +130,8 @@ def _leading(deviations: Sequence[float]) -> frozenset[int]:
     return frozenset(k for k, d in enumerate(deviations) if float(d) >= 0.5 * largest)
 
 
-def _reference(history: Sequence[float]) -> _Reference:
+def _reference(history: Sequence[float], step: float = 0.0) -> _Reference:
+    """What a metric covered over `history`; `step` is the resolution its values are reported to."""
     ordered = sorted(history)
     n = len(ordered)
 
@@ -141,10 +144,12 @@ def _reference(history: Sequence[float]) -> _Reference:
     # metric's tiny wobble is not called a change. Not the inter-decile range: a host busy for a while and
     # then idle (CPU at 40 %, then 1 %) made it so wide that its range reached past 100 % and a CPU burn
     # after it could not hold an episode (seen live: the burn's episode closed after 9 of 90 samples).
+    # And at least the resolution the metric is reported to (psutil gives memory to 0.1 %): one step is no
+    # change.
     mad = sorted(abs(x - median) for x in ordered)[n // 2]
-    spread = max(1.4826 * mad, 0.01 * magnitude, 1e-9)
+    spread = max(1.4826 * mad, 0.01 * magnitude, step, 1e-9)
     top = quantile(0.99)
-    return _Reference(median, quantile(0.01) - LEVEL_SPREADS * spread, top + LEVEL_SPREADS * spread, top)
+    return _Reference(median, quantile(0.01) - LEVEL_SPREADS * spread, top + LEVEL_SPREADS * spread, top, step)
 
 
 @dataclass
@@ -247,6 +252,7 @@ class EpisodeGrouper:
         confirm_ms: int = 0,
         level_metrics: Sequence[str] | None = None,
         burst_metrics: Sequence[str] = (),
+        resolutions: Mapping[str, float] | None = None,
         hold_rises_only: bool = False,
     ) -> None:
         close = open_threshold * 0.7 if close_threshold is None else close_threshold
@@ -265,6 +271,8 @@ class EpisodeGrouper:
         chosen = self.metric_names if level_metrics is None else tuple(level_metrics)
         self._level_indexes = {k for k, name in enumerate(self.metric_names) if name in chosen}
         """Metrics whose level can hold an episode open (not a lagging average such as the load)."""
+        self._steps = {k: float((resolutions or {}).get(name, 0.0)) for k, name in enumerate(self.metric_names)}
+        """The resolution each metric is reported to (a change of one step is no change)."""
         self._burst_indexes = {k for k, name in enumerate(self.metric_names) if name in burst_metrics}
         """Bursty rates: a change led by them alone must hold for `BURST_CONFIRM_MS` (with `confirm_ms`)."""
         self.hold_rises_only = hold_rises_only
@@ -382,7 +390,7 @@ class EpisodeGrouper:
                 self._open = None
                 held = list(self._latest)[-episode.rows :]
                 self._calm = deque(held, maxlen=REFERENCE_SAMPLES)
-                self._held = {k: _reference([r[k] for r in self._calm]) for k in episode.references}
+                self._held = {k: self._reference_of(k) for k in episode.references}
                 self._since_close = 0
                 return EpisodeEvent("closed", episode.snapshot(), "new_normal")
             return EpisodeEvent("extended", episode.snapshot())
@@ -423,7 +431,7 @@ class EpisodeGrouper:
                 self._calm.append(row)
             return None
         if self._since_close <= SETTLE_SAMPLES and self.hold_rises_only and len(self._calm) >= MIN_REFERENCE_SAMPLES:
-            usual = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
+            usual = {k: self._reference_of(k) for k in sorted(self._level_indexes)}
             if not self._led_by_level_metric(deviations, usual):
                 return None  # the host settling after the last episode
         lead = self._signed(_leading(deviations), row)
@@ -438,7 +446,7 @@ class EpisodeGrouper:
         self._open = episode
         episode.lead = lead
         if len(self._calm) >= MIN_REFERENCE_SAMPLES:
-            episode.candidates = {k: _reference([r[k] for r in self._calm]) for k in sorted(self._level_indexes)}
+            episode.candidates = {k: self._reference_of(k) for k in sorted(self._level_indexes)}
         self._watch(episode, deviations)
         episode.abnormal_ms = episode.held_ms = span
         # Led by bursty rates alone, as far as what rose goes (a metric that fell is no resource held busy).
@@ -555,7 +563,11 @@ class EpisodeGrouper:
         latest = self._recent[-1] if self.hold_rises_only and self._recent else None
         if latest is None:
             return set(leading)
-        return {k for k in leading if k not in usual or latest[k] > usual[k].top}
+        return {k for k in leading if k not in usual or latest[k] > usual[k].top + usual[k].step}
+
+    def _reference_of(self, k: int) -> _Reference:
+        """Metric `k`'s range over the samples before (outside episodes)."""
+        return _reference([r[k] for r in self._calm], self._steps.get(k, 0.0))
 
     def _levels(self) -> list[float] | None:
         if not self._recent:

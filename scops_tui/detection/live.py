@@ -37,6 +37,10 @@ download's chunks): a change led by them alone is reported once it has held for 
 PROCESS_REUSE_MS = 10_000
 """A process scan started for an onset this recent also answers for a new onset (see `_note_onset`)."""
 
+REPORTED_RESOLUTIONS = {"memory_usage": 0.1, "disk_usage": 0.1}
+"""psutil reports memory and disk usage rounded to 0.1 %: one step up (page cache during a write storm) is
+no resource held busy."""
+
 _REMEMBERED_EPISODES = 16
 """Recent episodes whose row a late top-processes measurement can still find."""
 
@@ -93,6 +97,7 @@ class LiveDetection:
             close_threshold=self.settings.threshold,
             level_metrics=LEVEL_METRICS,
             burst_metrics=BURST_METRICS,
+            resolutions=REPORTED_RESOLUTIONS,
             hold_rises_only=True,
             confirm_ms=CONFIRM_MS,
         )
