@@ -363,10 +363,10 @@ class EpisodeGrouper:
         led = score >= self.close_threshold and self._led_by_level_metric(deviations, episode.candidates)
         # Before it is reported, a sample is abnormal in its own right when it is flagged on a level metric
         # or a metric the episode is about has its value outside its range (the 5-sample level lags).
-        own = not episode.reported and (
-            self._flagged_on_level_metric(score, deviations, episode) or self._value_outside(episode)
-        )
-        if score >= self.open_threshold and self._rising_leaders(deviations, episode.candidates) - self._burst_indexes:
+        outside = self._values_outside(episode) if not episode.reported else set()
+        own = not episode.reported and (self._flagged_on_level_metric(score, deviations, episode) or bool(outside))
+        rising = self._rising_leaders(deviations, episode.candidates) if score >= self.open_threshold else set()
+        if (rising | outside) - self._burst_indexes:
             episode.bursty = False  # a level metric that is not a bursty rate joined the change
         if led or own or self._abnormal(episode):
             episode.held_ms += span
@@ -474,21 +474,18 @@ class EpisodeGrouper:
             return self._led_by_level_metric(deviations, episode.candidates)
         return not deviations or bool(_leading(deviations) & self._level_indexes)
 
-    def _value_outside(self, episode: _OpenEpisode) -> bool:
-        """Whether the latest value of a metric the episode is about is outside its pre-onset range (widened
-        by robust spreads, as for the level; with `hold_rises_only` only above it): the change itself goes
-        on, not just its echo in the 5-sample level."""
+    def _values_outside(self, episode: _OpenEpisode) -> set[int]:
+        """The metrics the episode is about whose latest value is outside its pre-onset range (widened by
+        robust spreads, as for the level; with `hold_rises_only` only above it): the change itself goes on,
+        not just its echo in the 5-sample level."""
         if not self._recent:
-            return False
+            return set()
         latest = self._recent[-1]
-        outside = {
+        return {
             k
             for k, ref in episode.references.items()
             if latest[k] > ref.high or (latest[k] < ref.low and not self.hold_rises_only)
         }
-        if outside - self._burst_indexes:
-            episode.bursty = False  # a level metric that is not a bursty rate is changed too
-        return bool(outside)
 
     def _signed(self, lead: frozenset[int], row: tuple[float, ...] | None) -> frozenset[int]:
         """The leading metrics with the way each moved: `k` for up, `-k - 1` for down (against the median of

@@ -312,19 +312,23 @@ def test_blips_that_were_never_reported_do_not_make_a_real_change_routine() -> N
 RATE_NAMES = ("cpu_usage", "memory_usage", "disk_io_write")
 
 
-def rate_grouper(interval_history: int = 300) -> EpisodeGrouper:
-    """Grouped as the recorder groups, with disk writes as a bursty rate."""
+def rate_grouper(
+    resolutions: dict[str, float] | None = None, memory: tuple[float, ...] = (4.2, 4.3, 4.4)
+) -> EpisodeGrouper:
+    """Grouped as the recorder groups, with disk writes as a bursty rate, after 300 calm samples (memory
+    cycling through `memory`)."""
     grouper = EpisodeGrouper(
         RATE_NAMES,
         open_threshold=0.45,
         close_threshold=0.45,
         level_metrics=RATE_NAMES,
         burst_metrics=("disk_io_write",),
+        resolutions=resolutions,
         hold_rises_only=True,
         confirm_ms=2000,
     )
-    for i in range(interval_history):
-        grouper.note_history((30.0 + (i % 5), 4.2 + 0.1 * (i % 3), 100_000.0 * (i % 4)))
+    for i in range(300):
+        grouper.note_history((30.0 + (i % 5), memory[i % len(memory)], 100_000.0 * (i % 4)))
     return grouper
 
 
@@ -454,26 +458,11 @@ def test_a_burn_after_a_busy_then_idle_spell_stays_one_episode() -> None:
 def test_memory_one_reported_step_up_does_not_hold_an_episode() -> None:
     # Seen live: a write storm took memory from 2.8 % to 2.9 % (psutil reports it to 0.1 %) and it stayed
     # there; that one step held the episode 62 samples past the storm's end.
-    def grouper(resolutions: dict[str, float]) -> EpisodeGrouper:
-        made = EpisodeGrouper(
-            RATE_NAMES,
-            open_threshold=0.45,
-            close_threshold=0.45,
-            level_metrics=RATE_NAMES,
-            burst_metrics=("disk_io_write",),
-            resolutions=resolutions,
-            hold_rises_only=True,
-            confirm_ms=2000,
-        )
-        for i in range(300):
-            made.note_history((30.0 + (i % 5), 2.8, 100_000.0 * (i % 4)))
-        return made
-
     storm = [(0.9, (0.5, 2.0, 6.0), (31.0, 2.9, 540e6))] * 20
     # The storm is over: writes back to nothing; the score stays up (led by memory, still 2.9 %).
     after = [(0.55, (0.5, 2.0, 0.3), (31.0, 2.9, 0.0))] * 40
-    kinds = feed_all(grouper({"memory_usage": 0.1}), storm + after)
+    kinds = feed_all(rate_grouper({"memory_usage": 0.1}, memory=(2.8,)), storm + after)
     assert kinds.count("opened") == 1
     assert "closed" in kinds[20 : 20 + LEVEL_WINDOW + 6], "closed within the level window and the quiet samples"
     # Without the resolution, 2.9 % is above everything memory covered: it holds the episode throughout.
-    assert "closed" not in feed_all(grouper({}), storm + after)
+    assert "closed" not in feed_all(rate_grouper(memory=(2.8,)), storm + after)

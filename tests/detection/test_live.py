@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -236,19 +237,27 @@ def test_top_processes_measured_after_the_episode_row_was_written_still_reach_it
     live.conn.close()
 
 
+def count_scans(monkeypatch: pytest.MonkeyPatch, measured: list[Any]) -> list[int]:
+    """Replace the top-processes scan by one that returns `measured`; each scan appends to the list returned."""
+    from scops_tui.recording import processes
+
+    calls: list[int] = []
+
+    def top(limit: int = 10, window: float = 0.5) -> list[Any]:
+        calls.append(1)
+        return measured
+
+    monkeypatch.setattr(processes, "top_processes", top)
+    return calls
+
+
 def test_top_processes_are_measured_at_the_onset_before_the_episode_is_confirmed(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from scops_tui.recording import processes
 
-    calls: list[int] = []
     measured = [processes.ProcessUsage(99, "burner", 100.0, 0.1, "root")]
-
-    def top(limit: int = 10, window: float = 0.5) -> list[processes.ProcessUsage]:
-        calls.append(1)
-        return measured
-
-    monkeypatch.setattr(processes, "top_processes", top)
+    calls = count_scans(monkeypatch, measured)
     live = ScriptedLive(db_path, [0.0] * 5 + [0.9, 0.9, 0.9] + [0.0] * 12)
     live.score(6)  # five calm samples, then the onset
     assert live.detection.grouper.current is None, "one abnormal sample is not yet an episode"
@@ -262,14 +271,8 @@ def test_top_processes_are_measured_at_the_onset_before_the_episode_is_confirmed
 def test_onsets_seconds_apart_share_one_process_scan(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from scops_tui.recording import processes
 
-    calls: list[int] = []
     measured = [processes.ProcessUsage(77, "indexer", 55.0, 0.1, "root")]
-
-    def top(limit: int = 10, window: float = 0.5) -> list[processes.ProcessUsage]:
-        calls.append(1)
-        return measured
-
-    monkeypatch.setattr(processes, "top_processes", top)
+    calls = count_scans(monkeypatch, measured)
     # A blip at 5 s (never an episode), an episode 7 s later, and another 22 s after that, all led by the
     # CPU, busy at 97 % throughout.
     scores = [0.0] * 5 + [0.9] + [0.0] * 6 + [0.9, 0.9] + [0.0] * 20 + [0.9, 0.9] + [0.0] * 8
@@ -289,10 +292,7 @@ def test_onsets_seconds_apart_share_one_process_scan(db_path: Path, monkeypatch:
 
 
 def test_a_change_led_by_other_metrics_is_scanned_anew(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from scops_tui.recording import processes
-
-    calls: list[int] = []
-    monkeypatch.setattr(processes, "top_processes", lambda limit=10, window=0.5: calls.append(1) or [])
+    calls = count_scans(monkeypatch, [])
     # The CPU burns from the 8th sample on: the onset at 5 s is led by a CPU below its median, the one
     # at 12 s by a CPU above it. Not the same change: two scans although only 7 s apart.
     scores = [0.0] * 5 + [0.9] + [0.0] * 6 + [0.9, 0.9] + [0.0] * 6
