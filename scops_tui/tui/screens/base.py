@@ -11,6 +11,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label
 from textual.worker import Worker, WorkerState
 
+from scops_tui.tui.compositor import ChangedLinesCompositor
+
 if TYPE_CHECKING:
     from scops_tui.tui.app import ScopsApp
 
@@ -34,6 +36,10 @@ class ScopsScreen(Screen[None]):
     """A top-level screen of the app."""
 
     SCREEN_NAME: ClassVar[str] = ""
+
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._compositor = ChangedLinesCompositor()  # a frame renders only the lines that changed
 
     @property
     def scops(self) -> ScopsApp:
