@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 
 from scops_tui.tui.formatting import TimeFormat, compact_rate, rate_unit, span
 from scops_tui.tui.widgets.chart import (
@@ -31,6 +32,12 @@ class ChartApp(App[None]):
 
 def lines(chart: MetricChart) -> list[str]:
     return [chart.render_line(y).text for y in range(chart.size.height)]
+
+
+def shown_lines(chart: MetricChart) -> list[str]:
+    """The chart's lines as the screen has them: through Textual's line cache, where a line that was not
+    repainted keeps its old text."""
+    return [strip.text for strip in chart.render_lines(Region(0, 0, chart.size.width, chart.size.height))]
 
 
 def plot_columns(chart: MetricChart, text_lines: list[str]) -> list[str]:
@@ -235,4 +242,32 @@ async def test_a_live_chart_draws_what_a_full_build_of_the_same_data_draws() -> 
             reference.show(live(kept, "-"))
             await pilot.pause()
             assert lines(incremental) == lines(reference)
+            assert shown_lines(incremental) == lines(reference)  # every changed line was repainted
         assert incremental.plot_builds < reference.plot_builds  # and most samples changed no dot
+
+
+async def test_a_steady_metric_moving_by_a_slot_repaints_only_the_lines_that_changed() -> None:
+    app = ChartApp("percent")
+    async with app.run_test(size=(44, 6)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.styles.height = 6
+        points: list[tuple[int, float, float | None]] = [(START + i * 1000, 40.0, None) for i in range(660)]
+        chart.show(live(points, "40.0 %"))
+        await pilot.pause()
+        assert chart._layout is not None
+        slot_ms = 10 * MINUTE // chart._layout.slots
+        repaints, builds = chart.line_repaints, chart.plot_builds
+        for _ in range(4):  # four slots later at the same level: the plot rows read the same
+            points = [
+                *points[slot_ms // 1000 :],
+                *((points[-1][0] + 1000 * (i + 1), 40.0, None) for i in range(slot_ms // 1000)),
+            ]
+            chart.show(live(points, "40.0 %"))
+            await pilot.pause()
+            assert shown_lines(chart) == lines(chart)
+        assert chart.plot_builds > builds  # the window moved: rebuilt ...
+        assert chart.line_repaints - repaints <= 4  # ... but at most the time axis changed, once a slot
+        points.append((points[-1][0] + slot_ms, 90.0, None))
+        chart.show(live(points, "90.0 %"))
+        await pilot.pause()
+        assert shown_lines(chart) == lines(chart) and "90.0 %" in shown_lines(chart)[0]

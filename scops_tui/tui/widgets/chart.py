@@ -189,6 +189,8 @@ class MetricChart(Widget):
         """How many times the whole chart was built (for tests: a live sample that changes no dot adds none)."""
         self.title_repaints = 0
         """How many times only the title line was redrawn."""
+        self.line_repaints = 0
+        """Lines repainted after a rebuild that kept the size (for tests: unchanged lines are not repainted)."""
 
     # Data in
 
@@ -217,8 +219,22 @@ class MetricChart(Widget):
                 self.title_repaints += 1
                 self.refresh(Region(0, 0, layout.width, 1))
             return
-        self._layout = None
-        self.refresh()
+        self._rebuild(layout)
+
+    def _rebuild(self, drawn: _Layout | None) -> None:
+        """Build the chart for its new data now and repaint only the lines that differ from `drawn` (all of
+        them when nothing was drawn or the size changed). A plot that moves by a slot on a steady metric
+        often leaves most rows as they were: only the rows whose text or colours changed are repainted."""
+        width, height = self.size.width, self.size.height
+        if drawn is None or (drawn.width, drawn.height) != (width, height) or not drawn.strips:
+            self._layout = None
+            self.refresh()
+            return
+        layout = self._layout = self._build(width, height)
+        for y, (before, after) in enumerate(zip(drawn.strips, layout.strips, strict=False)):
+            if before != after:
+                self.line_repaints += 1
+                self.refresh(Region(0, y, width, 1))
 
     def set_autoscale(self, on: bool) -> None:
         """Fit the y axis to the data (on) or keep the fixed 0-100 / 0-1 scale of percents and scores."""
