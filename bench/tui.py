@@ -17,12 +17,14 @@ Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open
     .venv/bin/python bench/tui.py --textual-floor --seconds 60  # the same two measures for a bare Textual app
     .venv/bin/python bench/tui.py --frame-cost                  # what one small repaint of the dashboard costs
     .venv/bin/python bench/tui.py --by-thread --seconds 30      # the app in tmux, recording at 1 s: CPU by thread
+    .venv/bin/python bench/tui.py --idle --seconds 60 --runs 5  # the idle measure alone, repeated: its spread
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import shutil
@@ -423,7 +425,28 @@ def main() -> None:
     parser.add_argument(
         "--by-thread", action="store_true", help="only: the app's CPU by thread in tmux (names need py-spy)"
     )
+    parser.add_argument(
+        "--idle", action="store_true", help="only: the idle measure, --runs times (app and recorder side by side)"
+    )
     args = parser.parse_args()
+    if args.idle:
+        ratios = []
+        print("| run | app (tmux 120x40, recording at 1 s) | headless recorder | ratio | load 1 min |")
+        print("|---|---|---|---|---|")
+        for run in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                idle = idle_cpu(Path(tmp), args.seconds)
+            app, recorder = idle["app"]["cpu_percent"], idle["recorder"]["cpu_percent"]
+            ratios.append(app / recorder if recorder else math.inf)
+            print(
+                f"| {run + 1} | {app:.3f} % | {recorder:.3f} % | {ratios[-1]:.2f}x | {os.getloadavg()[0]:.2f} |",
+                flush=True,
+            )
+        print(
+            f"\nMedian ratio over {args.runs} runs of {args.seconds:g} s: "
+            f"{statistics.median(ratios):.2f}x (goal <= 2x)."
+        )
+        return
     if args.by_thread:
         total, rows = thread_cpu(args.seconds)
         print(f"| app in tmux, recording at 1 s, {args.seconds:g} s | {total:.2f} % of a core |")

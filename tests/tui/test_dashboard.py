@@ -16,6 +16,7 @@ from scops_tui.store.recorder_lock import RecorderLock
 from scops_tui.tui.app import ScopsApp
 from scops_tui.tui.widgets.chart import MetricChart
 from scops_tui.tui.widgets.process_table import ProcessTable
+from scops_tui.tui.widgets.text_line import TextLine
 from tests.tui.conftest import SAMPLES
 from tests.tui.helpers import wait_for, workers_done
 
@@ -73,7 +74,7 @@ async def test_charts_fill_from_stored_samples_and_processes_show(make_app: Call
         assert table.column_values(1) == ["stress-ng", "postgres", "python3"]
         for key in ("memory", "disk", "load", "diskio", "network"):
             assert len(app.screen.query_one(f"#chart-{key}", MetricChart).values) == app.live_points
-        assert "anomaly score" in str(app.screen.query_one("#anomaly-score", Label).render())
+        assert "anomaly score" in str(app.screen.query_one("#anomaly-score", TextLine).render())
         assert len(app.recent) == app.live_points
 
 
@@ -207,7 +208,7 @@ async def test_live_extras_toggle(make_app: Callable[..., ScopsApp]) -> None:
 async def test_a_score_below_the_lowest_band_reads_normal(make_app: Callable[..., ScopsApp]) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        label = app.screen.query_one("#anomaly-score", Label)
+        label = app.screen.query_one("#anomaly-score", TextLine)
         await wait_for(pilot, lambda: "severity" in str(label.render()), "the score")
         assert "severity: normal" in str(label.render())
         assert "low" not in str(label.render())
@@ -318,12 +319,12 @@ async def test_samples_within_one_display_period_paint_once_and_the_next_shows_t
         await pilot.pause()
         assert screen.live_paints == painted  # nothing painted: the period has not passed
         assert "11.0 %" in cpu.render_line(0).text
-        assert "0.010" in str(screen.query_one("#anomaly-score", Label).render())
+        assert "0.010" in str(screen.query_one("#anomaly-score", TextLine).render())
         now[0] += 7  # the period is over: the next sample paints at once, with the three that waited
         app.post_message(SampleTaken(samples[4]))
         await wait_for(pilot, lambda: screen.live_paints == painted + 1, "one repaint")
         assert "15.0 %" in cpu.render_line(0).text  # the newest sample is the headline
-        assert "0.050" in str(screen.query_one("#anomaly-score", Label).render())
+        assert "0.050" in str(screen.query_one("#anomaly-score", TextLine).render())
         assert cpu.data is not None
         assert [p[0] for p in cpu.data.points[-5:]] == [s.timestamp_ms for s in samples]
 

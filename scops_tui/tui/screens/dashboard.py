@@ -28,6 +28,7 @@ from scops_tui.tui.readers import StatusFacts
 from scops_tui.tui.screens.base import ScopsScreen, set_text
 from scops_tui.tui.widgets.chart import ChartData, Kind, MetricChart
 from scops_tui.tui.widgets.process_table import ProcessTable
+from scops_tui.tui.widgets.text_line import TextLine
 
 CHARTS: tuple[tuple[str, str, Kind], ...] = (
     ("cpu", "CPU", "percent"),
@@ -139,7 +140,7 @@ class DashboardScreen(ScopsScreen):
             for key, title, kind in CHARTS:
                 yield MetricChart(title, kind=kind, time_format=time_format, id=f"chart-{key}")
         with Horizontal(id="score-row"):
-            yield Label("anomaly score: waiting for a sample", id="anomaly-score")
+            yield TextLine("anomaly score: waiting for a sample", id="anomaly-score")
         yield Static("", id="live-extras")
         yield Label("", id="processes-title", classes="section-title")
         yield Input(
@@ -489,14 +490,17 @@ class DashboardScreen(ScopsScreen):
 
     def _draw_score(self, last: MetricRecord) -> None:
         score = last.anomaly_score
-        label = self.query_one("#anomaly-score", Label)
+        line = self.query_one("#anomaly-score", TextLine)
         when = f"{self.scops.time_format.clock(last.timestamp_ms)} {self.scops.time_format.zone}"
-        # The label spans its row (tcss), so a new text needs no layout: only the label repaints.
         if score is None:
-            label.update(f"anomaly score: not scored  (sample at {when})", layout=False)
+            line.update(f"anomaly score: not scored  (sample at {when})")
             return
         severity = formatting.severity_word(severity_of(score), score)
-        flag = "  [b red]ANOMALY[/]" if last.is_anomaly else ""
-        label.update(
-            f"anomaly score: [b]{score:.3f}[/b]  severity: [b]{severity}[/b]{flag}  (sample at {when})", layout=False
+        text = Text.assemble(
+            "anomaly score: ", (f"{score:.3f}", "bold"), "  severity: ", (severity, "bold"), no_wrap=True
         )
+        if last.is_anomaly:
+            text.append("  ")
+            text.append("ANOMALY", style="bold red")
+        text.append(f"  (sample at {when})")
+        line.update(text)
