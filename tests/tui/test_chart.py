@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 
@@ -14,6 +16,7 @@ from scops_tui.tui.widgets.chart import (
     MetricChart,
     Shade,
     nice_ceiling,
+    slot_values,
     tick_labels,
 )
 
@@ -271,3 +274,42 @@ async def test_a_steady_metric_moving_by_a_slot_repaints_only_the_lines_that_cha
         chart.show(live(points, "90.0 %"))
         await pilot.pause()
         assert shown_lines(chart) == lines(chart) and "90.0 %" in shown_lines(chart)[0]
+
+
+def point_by_point_slots(
+    points: list[tuple[int, float, float | None]], start_ms: int, end_ms: int, slots: int, hold_ms: int
+) -> tuple[list[float | None], list[float | None]]:
+    """The plain reading of the slot rule, point by point (what `slot_values` computes by bisection)."""
+    span = max(end_ms - start_ms, 1)
+    values: list[float | None] = [None] * slots
+    scores: list[float | None] = [None] * slots
+    held = []
+    for index, (when, value, score) in enumerate(points):
+        slot = (when - start_ms) * slots // span
+        if 0 <= slot < slots:
+            current = values[slot]
+            values[slot] = value if current is None else max(current, value)
+            best = scores[slot]
+            if score is not None:
+                scores[slot] = score if best is None else max(best, score)
+        following = points[index + 1][0] if index + 1 < len(points) else None
+        if following is not None and following - when <= hold_ms:
+            held.append((slot + 1, -(-(following - start_ms) * slots // span) - 1, value, score))
+    for first, last, value, score in held:
+        for slot in range(max(first, 0), min(last, slots - 1) + 1):
+            if values[slot] is None:
+                values[slot], scores[slot] = value, score
+    return values, scores
+
+
+def test_slot_values_match_the_point_by_point_rule_on_random_series() -> None:
+    rng = random.Random(11)
+    for _ in range(400):
+        when, points = START, []
+        for _ in range(rng.randrange(0, 80)):
+            when += rng.choice((1, 999, 1000, 1000, 5000, 7001, 40_000))
+            points.append((when, rng.choice((0.0, 50.0, rng.random() * 100)), rng.choice((None, 0.2, rng.random()))))
+        start = START + rng.randrange(-20_000, 60_000)
+        end = start + rng.randrange(1_000, 300_000)
+        slots, hold = rng.randrange(1, 120), rng.choice((0, 1000, 2500, 12_500))
+        assert slot_values(points, start, end, slots, hold) == point_by_point_slots(points, start, end, slots, hold)

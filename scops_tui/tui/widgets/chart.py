@@ -19,6 +19,7 @@ Everything that knows how a chart is drawn lives in this module; screens hand it
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -438,36 +439,12 @@ class MetricChart(Widget):
         self, data: ChartData, start_ms: int, end_ms: int, slots: int, low: float, high: float, dots: int
     ) -> tuple[list[int | None], list[float | None]]:
         """Each slot's level in dots (None: no data) and score: the largest point in it, or the one held over it."""
-        span = max(end_ms - start_ms, 1)
-        levels: list[int | None] = [None] * slots
-        values: list[float | None] = [None] * slots
-        scores: list[float | None] = [None] * slots
-        points = data.points
-        held: list[tuple[int, int, float, float | None]] = []
-        for index, (when, value, score) in enumerate(points):
-            first = (when - start_ms) * slots // span
-            if 0 <= first < slots:
-                current = values[first]
-                if current is None or value > current:
-                    values[first] = value
-                if score is not None:
-                    held_score = scores[first]
-                    if held_score is None or score > held_score:
-                        scores[first] = score
-            following = points[index + 1][0] if index + 1 < len(points) else None
-            if following is not None and following - when <= data.hold_ms:
-                last = -(-(following - start_ms) * slots // span) - 1
-                held.append((first + 1, last, value, score))
-        for first, last, value, score in held:
-            for slot in range(max(first, 0), min(last, slots - 1) + 1):
-                if values[slot] is None:
-                    values[slot] = value
-                    scores[slot] = score
+        values, scores = slot_values(data.points, start_ms, end_ms, slots, data.hold_ms)
         scale = max(high - low, 1e-12)
-        for slot, found in enumerate(values):
-            if found is not None:
-                fraction = min(max((found - low) / scale, 0.0), 1.0)
-                levels[slot] = max(round(fraction * dots), 1)
+        levels: list[int | None] = [
+            None if found is None else max(round(min(max((found - low) / scale, 0.0), 1.0) * dots), 1)
+            for found in values
+        ]
         return levels, scores
 
     def _shades(self, start_ms: int, end_ms: int, columns: int) -> list[str | None]:
@@ -525,6 +502,37 @@ class MetricChart(Widget):
         if position < columns:
             segments.append(Segment(text[position:], plain))
         return Strip(segments, width)
+
+
+def slot_values(
+    points: Sequence[tuple[int, float, float | None]], start_ms: int, end_ms: int, slots: int, hold_ms: int
+) -> tuple[list[float | None], list[float | None]]:
+    """The value and score each of `slots` equal time slots of [start_ms, end_ms) shows: the largest of its
+    points (the largest score), or, for a slot with no point, the last point before it when the next point
+    comes within `hold_ms` of that one (a point stands until the next); None where there is no data.
+
+    Points are sorted by time. A point at `t` falls in slot `(t - start) * slots // span`, so slot k starts
+    at `start + ceil(k * span / slots)`: each slot's points are found by bisection and its largest value is
+    taken over a slice, not point by point (a live chart at 1-s sampling has 660 points and is rebuilt
+    whenever a new slot begins).
+    """
+    span = max(end_ms - start_ms, 1)
+    values: list[float | None] = [None] * slots
+    scores: list[float | None] = [None] * slots
+    if not points:
+        return values, scores
+    times, readings, marks = zip(*points, strict=True)
+    count = len(times)
+    edges = [bisect_left(times, start_ms + -(-k * span // slots)) for k in range(slots + 1)]
+    for slot in range(slots):
+        first, last = edges[slot], edges[slot + 1]
+        if first < last:
+            values[slot] = max(readings[first:last])
+            scored = [score for score in marks[first:last] if score is not None]
+            scores[slot] = max(scored) if scored else None
+        elif 0 < first < count and times[first] - times[first - 1] <= hold_ms:
+            values[slot], scores[slot] = readings[first - 1], marks[first - 1]
+    return values, scores
 
 
 def tick_labels(start_ms: int, end_ms: int, columns: int, time_format: TimeFormat) -> list[tuple[int, str]]:
