@@ -18,6 +18,8 @@ Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open
     .venv/bin/python bench/tui.py --frame-cost                  # what one small repaint of the dashboard costs
     .venv/bin/python bench/tui.py --by-thread --seconds 30      # the app in tmux, recording at 1 s: CPU by thread
     .venv/bin/python bench/tui.py --idle --seconds 60 --runs 5  # the idle measure alone, repeated: its spread
+    .venv/bin/python bench/tui.py --idle --display 60 --runs 3  # the same with (nearly) no drawing: the floor
+    .venv/bin/python bench/tui.py --by-thread --display 60      # where the floor goes, by thread
 """
 
 from __future__ import annotations
@@ -48,8 +50,15 @@ DAY_MS = 86_400_000
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """CPU time of process `pid` (all its threads, those ended included), to the nanosecond: Linux's CPU
+    clock of the process, `((~pid) << 3) | 2` (CPUCLOCK_SCHED), as `clock_getcpuclockid(3)` would give it.
+    /proc's utime and stime count 10-ms ticks: over 60 s a recorder at 0.2 % is 12 ticks, so one tick more or
+    less at either end moved a ratio by 8 %. Falls back to /proc where the clock cannot be read."""
+    try:
+        return time.clock_gettime(((~pid) << 3) | 2)
+    except OSError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -211,8 +220,10 @@ def history_times(db: Path, source: str, now_ms: int, runs: int) -> tuple[list[f
     return reads, redraw, floor
 
 
-def idle_cpu(home: Path, seconds: float) -> dict[str, dict[str, float]]:
+def idle_cpu(home: Path, seconds: float, display: float | None = None) -> dict[str, dict[str, float]]:
     socket = f"scops-bench-idle-{os.getpid()}"
+    if display is not None:  # the app's display period ([tui] display in its config file)
+        (home / "config.toml").write_text(f"[tui]\ndisplay = {display:g}\n")
     app_db, rec_db = home / "app.db", home / "recorder.db"
     env = {**os.environ, "SCOPS_HOME": str(home), "SCOPS_INTERVAL": "1"}
     command = f"env -u COLUMNS -u LINES SCOPS_HOME={home} SCOPS_INTERVAL=1 {SCOPS} --db {app_db}"
@@ -239,24 +250,37 @@ def idle_cpu(home: Path, seconds: float) -> dict[str, dict[str, float]]:
         tmux(socket, "kill-server")
 
 
-def thread_cpu(seconds: float) -> tuple[float, list[tuple[str, float]]]:
+def thread_cpu(seconds: float, display: float | None = None) -> tuple[float, list[tuple[str, float]]]:
     """The app in tmux (120x40) recording at 1 s: CPU of the process and of each thread (percent of a core)
-    over `seconds` after a 10-s start; threads named by `py-spy dump` when py-spy is installed."""
+    over `seconds` after a 10-s start; threads named by `py-spy dump` when py-spy is installed. A thread's
+    time is the scheduler's `se.sum_exec_runtime` (ms, /proc/<pid>/task/<tid>/sched), /proc's 10-ms ticks
+    where that file is missing."""
     import re
+
+    def thread_seconds(pid: int, tid: str) -> float:
+        try:
+            for line in Path(f"/proc/{pid}/task/{tid}/sched").read_text().splitlines():
+                if line.startswith("se.sum_exec_runtime"):
+                    return float(line.split(":")[1]) / 1000
+        except OSError:
+            pass
+        fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
 
     def per_thread(pid: int) -> dict[str, float]:
         times = {}
         for tid in os.listdir(f"/proc/{pid}/task"):
             try:
-                fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+                times[tid] = thread_seconds(pid, tid)
             except OSError:
                 continue
-            times[tid] = (int(fields[11]) + int(fields[12])) / TICKS
         return times
 
     with tempfile.TemporaryDirectory() as tmp:
         socket = f"scops-bench-threads-{os.getpid()}"
         db = Path(tmp) / "threads.db"
+        if display is not None:
+            (Path(tmp) / "config.toml").write_text(f"[tui]\ndisplay = {display:g}\n")
         command = f"env -u COLUMNS -u LINES SCOPS_HOME={tmp} SCOPS_INTERVAL=1 {SCOPS} --db {db}"
         tmux(socket, "new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
         try:
@@ -428,14 +452,19 @@ def main() -> None:
     parser.add_argument(
         "--idle", action="store_true", help="only: the idle measure, --runs times (app and recorder side by side)"
     )
+    parser.add_argument(
+        "--display", type=float, help="with --idle, --by-thread: the app's display period in s (60: about no drawing)"
+    )
     args = parser.parse_args()
     if args.idle:
         ratios = []
+        if args.display is not None:
+            print(f"The app's display period: {args.display:g} s ([tui] display).\n")
         print("| run | app (tmux 120x40, recording at 1 s) | headless recorder | ratio | load 1 min |")
         print("|---|---|---|---|---|")
         for run in range(args.runs):
             with tempfile.TemporaryDirectory() as tmp:
-                idle = idle_cpu(Path(tmp), args.seconds)
+                idle = idle_cpu(Path(tmp), args.seconds, args.display)
             app, recorder = idle["app"]["cpu_percent"], idle["recorder"]["cpu_percent"]
             ratios.append(app / recorder if recorder else math.inf)
             print(
@@ -448,10 +477,11 @@ def main() -> None:
         )
         return
     if args.by_thread:
-        total, rows = thread_cpu(args.seconds)
-        print(f"| app in tmux, recording at 1 s, {args.seconds:g} s | {total:.2f} % of a core |")
+        total, rows = thread_cpu(args.seconds, args.display)
+        shown = "" if args.display is None else f", display period {args.display:g} s"
+        print(f"| app in tmux, recording at 1 s{shown}, {args.seconds:g} s | {total:.3f} % of a core |")
         for name, share in rows:
-            print(f"| thread {name} | {share:.2f} % |")
+            print(f"| thread {name} | {share:.3f} % |")
         print(f"\nLoad average (1, 5, 15 min) at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.")
         return
     if args.frame_cost:
