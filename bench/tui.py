@@ -20,6 +20,7 @@ Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open
     .venv/bin/python bench/tui.py --idle --seconds 60 --runs 5  # the idle measure alone, repeated: its spread
     .venv/bin/python bench/tui.py --idle --display 60 --runs 3  # the same with (nearly) no drawing: the floor
     .venv/bin/python bench/tui.py --by-thread --display 60      # where the floor goes, by thread
+    .venv/bin/python bench/tui.py --compositor                  # a partial update: our compositor vs Textual's
 """
 
 from __future__ import annotations
@@ -386,18 +387,23 @@ def textual_floor(seconds: float, runs: int) -> tuple[list[float], float]:
 
 def frame_cost(frames: int = 40) -> list[tuple[str, float]]:
     """UI-thread milliseconds a frame costs on the dashboard (Pilot, 120x40) when only one or a few lines
-    change: a chart's title line, two titles, two titles and the score line, the score line alone."""
+    change: a chart's title line, two titles, two titles and the score line, the score line alone, and two
+    titles with two process rows (lines far apart, as a repaint after a process refresh has them)."""
     from textual.geometry import Region
 
     from scops_tui.config import Settings
+    from scops_tui.recording.processes import ProcessUsage
     from scops_tui.tui.app import create_app
     from scops_tui.tui.widgets.chart import MetricChart
+    from scops_tui.tui.widgets.process_table import ProcessTable
+
+    processes = [ProcessUsage(pid, f"process-{pid}", 0.1 * pid, 0.5, "root") for pid in range(1, 41)]
 
     async def measure() -> list[tuple[str, float]]:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["SCOPS_HOME"] = tmp
             settings = Settings(db=Path(tmp) / "frames.db", source="frames", interval=1.0)
-            app = create_app(settings, record=False, time_zone="utc", process_reader=lambda _limit: [])
+            app = create_app(settings, record=False, time_zone="utc", process_reader=lambda _limit: processes)
             results = []
             async with app.run_test(size=(120, 40)) as pilot:
                 await pilot.pause(3)
@@ -405,6 +411,7 @@ def frame_cost(frames: int = 40) -> list[tuple[str, float]]:
                 cpu = screen.query_one("#chart-cpu", MetricChart)
                 disk_io = screen.query_one("#chart-diskio", MetricChart)
                 score = screen.query_one("#anomaly-score")
+                table = screen.query_one("#processes", ProcessTable)
                 cases: dict[str, list[Callable[[], object]]] = {
                     "one chart title": [lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1))],
                     "two chart titles": [
@@ -417,6 +424,12 @@ def frame_cost(frames: int = 40) -> list[tuple[str, float]]:
                         lambda: score.refresh(),
                     ],
                     "the score line alone": [lambda: score.refresh()],
+                    "two titles and two process rows": [
+                        lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
+                        lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
+                        lambda: table.refresh(Region(0, 3, table.size.width, 1)),
+                        lambda: table.refresh(Region(0, 9, table.size.width, 1)),
+                    ],
                 }
                 for name, refreshes in cases.items():
                     started = time.thread_time()
@@ -428,6 +441,58 @@ def frame_cost(frames: int = 40) -> list[tuple[str, float]]:
                             refresh()
                         await asyncio.sleep(0.05)
                     results.append((name, 1000 * (time.thread_time() - started - idle) / frames))
+            return results
+
+    return asyncio.run(measure())
+
+
+def compositor_cost(calls: int = 300) -> list[tuple[str, float, float]]:
+    """Milliseconds one partial update's chops take on the dashboard (Pilot, 120x40, 40 process rows), with
+    scops-tui's compositor and with Textual's own method on the same screen and lines: chart titles, the
+    score line and process rows changed, the widgets' line caches up to date (so what differs is only the
+    lines each method renders besides the changed ones)."""
+    import timeit
+    from functools import partial
+
+    from textual._compositor import Compositor
+    from textual.geometry import Region
+    from textual.widget import Widget
+
+    from scops_tui.config import Settings
+    from scops_tui.recording.processes import ProcessUsage
+    from scops_tui.tui.app import create_app
+
+    processes = [ProcessUsage(pid, f"process-{pid}", 0.1 * pid, 0.5, "root") for pid in range(1, 41)]
+
+    async def measure() -> list[tuple[str, float, float]]:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["SCOPS_HOME"] = tmp
+            settings = Settings(db=Path(tmp) / "frames.db", source="frames", interval=1.0)
+            app = create_app(settings, record=False, time_zone="utc", process_reader=lambda _limit: processes)
+            results = []
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause(3)
+                screen = app.screen
+                compositor = screen._compositor
+
+                def line(selector: str, y: int) -> Region:
+                    widget = screen.query_one(selector, Widget)
+                    return Region(widget.region.x, widget.region.y + y, widget.region.width, 1)
+
+                titles = [line("#chart-cpu", 0), line("#chart-diskio", 0)]
+                cases = {
+                    "two chart titles": titles,
+                    "two titles and the score line": [*titles, line("#anomaly-score", 0)],
+                    "two titles and two process rows": [*titles, line("#processes", 3), line("#processes", 9)],
+                    "two titles, the score line and 8 process rows": [*titles, line("#anomaly-score", 0)]
+                    + [line("#processes", y) for y in (2, 4, 5, 7, 9, 12, 15, 18)],
+                }
+                for name, regions in cases.items():
+                    crop = Region.from_union(regions).intersection(compositor.size.region)
+                    changed = {y for region in regions for y in range(region.y, region.bottom)}.__contains__
+                    ours = timeit.timeit(partial(compositor._render_chops, crop, changed), number=calls)
+                    textuals = timeit.timeit(partial(Compositor._render_chops, compositor, crop, changed), number=calls)
+                    results.append((name, 1000 * ours / calls, 1000 * textuals / calls))
             return results
 
     return asyncio.run(measure())
@@ -448,6 +513,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--by-thread", action="store_true", help="only: the app's CPU by thread in tmux (names need py-spy)"
+    )
+    parser.add_argument(
+        "--compositor", action="store_true", help="only: a partial update's chops, our compositor vs Textual's"
     )
     parser.add_argument(
         "--idle", action="store_true", help="only: the idle measure, --runs times (app and recorder side by side)"
@@ -483,6 +551,10 @@ def main() -> None:
         for name, share in rows:
             print(f"| thread {name} | {share:.3f} % |")
         print(f"\nLoad average (1, 5, 15 min) at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.")
+        return
+    if args.compositor:
+        for name, ours, textuals in compositor_cost():
+            print(f"| partial update, {name} | {ours:.3f} ms | Textual's method: {textuals:.3f} ms |")
         return
     if args.frame_cost:
         for name, cost in frame_cost():

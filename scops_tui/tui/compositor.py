@@ -4,9 +4,11 @@ Textual 8.2.8's `Compositor._render_chops` takes the box around every changed re
 each widget overlapping that box for all of its visible lines, then keeps only the changed ones. On the
 Dashboard a frame changes a few lines far apart (chart titles at the top, process rows at the bottom), so the
 box is most of the screen and every widget in it goes through its line cache and line filters for every
-line: about a quarter of a frame's CPU went to lines that were then thrown away (docs/BENCHMARKS.md,
-issue 14). The method below is Textual's, except that each widget is asked only for its runs of changed
-lines. The output is the same; `tests/tui/test_compositor.py` compares it with Textual's for random updates.
+line, and those lines were then thrown away. The method below is Textual's, except that each widget is
+asked only for the span from its first changed line to its last (one call per widget: a call per run of
+lines cost more than the cached lines between the runs). `bench/tui.py --compositor` times both methods on
+the Dashboard (docs/BENCHMARKS.md, issue 14). The output is the same; `tests/tui/test_compositor.py`
+compares it with Textual's for random updates.
 
 It relies on Textual's private compositor API: Textual is pinned exactly (pyproject.toml) and the test
 above fails if that API moves.
@@ -14,29 +16,15 @@ above fails if that API moves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from textual._compositor import Compositor
 from textual.geometry import Region
 from textual.strip import Strip
 
 
-def line_runs(lines: Sequence[int]) -> Iterator[tuple[int, int]]:
-    """Ascending line numbers as runs of consecutive lines: (first, end) with `end` past the last."""
-    start = previous = None
-    for y in lines:
-        if previous is not None and y == previous + 1:
-            previous = y
-            continue
-        if start is not None and previous is not None:
-            yield start, previous + 1
-        start = previous = y
-    if start is not None and previous is not None:
-        yield start, previous + 1
-
-
 class ChangedLinesCompositor(Compositor):
-    """A compositor whose partial updates render only the changed lines of each widget."""
+    """A compositor whose partial updates render each widget only from its first changed line to its last."""
 
     def _render_chops(
         self,
@@ -56,14 +44,20 @@ class ChangedLinesCompositor(Compositor):
             first_cut, last_cut = visible.column_span
             x = visible.x
             lines = [y for y in visible.line_range if is_rendered_line(y)]
-            for start, end in line_runs(lines):
-                strips = widget.render_lines(Region(x - region.x, start - region.y, visible.width, end - start))
-                for y, strip in zip(range(start, end), strips, strict=False):
+            if not lines:
+                continue
+            # One call for the span from the first changed line to the last: a call per run of lines costs
+            # more than the cached lines between two runs do.
+            start, end = lines[0], lines[-1] + 1
+            strips = widget.render_lines(Region(x - region.x, start - region.y, visible.width, end - start))
+            for y, strip in zip(range(start, end), strips, strict=False):
+                if is_rendered_line(y):
                     chops_line = chops[y]
                     final_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
                     get_chops_line = chops_line.get
                     # painting front to back: the first strip for a cut wins
-                    for cut, piece in zip(final_cuts, strip.divide([cut - x for cut in final_cuts[1:]]), strict=False):
+                    pieces = strip.divide([cut - x for cut in final_cuts[1:]])
+                    for cut, piece in zip(final_cuts, pieces, strict=False):
                         if get_chops_line(cut) is None:
                             chops_line[cut] = piece
         return chops  # type: ignore[return-value]

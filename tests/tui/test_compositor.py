@@ -10,14 +10,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.geometry import Region
 from textual.widgets import Footer, Header, Label
 
-from scops_tui.tui.compositor import ChangedLinesCompositor, line_runs
+from scops_tui.tui.compositor import ChangedLinesCompositor
 from scops_tui.tui.screens.base import ScopsScreen
-
-
-def test_line_runs_groups_consecutive_lines() -> None:
-    assert list(line_runs([])) == []
-    assert list(line_runs([4])) == [(4, 5)]
-    assert list(line_runs([1, 2, 3, 7, 9, 10])) == [(1, 4), (7, 8), (9, 11)]
 
 
 class Busy(ScopsScreen):
