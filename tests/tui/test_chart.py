@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from textual.app import App, ComposeResult
 from textual.geometry import Region
+from textual.pilot import Pilot
 
 from scops_tui.tui.formatting import TimeFormat, compact_rate, rate_unit, span
 from scops_tui.tui.widgets.chart import (
@@ -50,11 +53,20 @@ def plot_columns(chart: MetricChart, text_lines: list[str]) -> list[str]:
     return ["".join(row[column] for row in rows) for column in range(axis, len(rows[0]))]
 
 
-async def draw(kind: Kind, data: ChartData, size: tuple[int, int] = (44, 6)) -> tuple[MetricChart, list[str]]:
+@asynccontextmanager
+async def chart_on_screen(
+    kind: Kind, size: tuple[int, int] = (44, 6)
+) -> AsyncIterator[tuple[Pilot[None], MetricChart]]:
+    """A chart of `kind` filling an app of `size` under Pilot."""
     app = ChartApp(kind)
     async with app.run_test(size=size) as pilot:
         chart = app.query_one(MetricChart)
         chart.styles.height = size[1]
+        yield pilot, chart
+
+
+async def draw(kind: Kind, data: ChartData, size: tuple[int, int] = (44, 6)) -> tuple[MetricChart, list[str]]:
+    async with chart_on_screen(kind, size) as (pilot, chart):
         chart.show(data)
         await pilot.pause()
         return chart, lines(chart)
@@ -77,10 +89,7 @@ async def test_a_gap_in_the_data_is_drawn_empty_and_a_zero_is_not() -> None:
 async def test_percent_charts_keep_0_to_100_until_autoscale_is_asked() -> None:
     points = [(START + i * 5000, 25.0 + (i % 10) * 0.7, None) for i in range(360)]
     data = ChartData(START, START + 30 * MINUTE, points, hold_ms=12_500, headline="31.3 %")
-    app = ChartApp("percent")
-    async with app.run_test(size=(60, 6)) as pilot:
-        chart = app.query_one(MetricChart)
-        chart.styles.height = 6
+    async with chart_on_screen("percent", (60, 6)) as (pilot, chart):
         chart.show(data)
         await pilot.pause()
         text = lines(chart)
@@ -124,10 +133,7 @@ async def test_severity_colours_and_shaded_episodes() -> None:
         hold_ms=12_500,
         spans=[Shade(START + 100 * 5000, START + 140 * 5000, "critical")],
     )
-    app = ChartApp("score")
-    async with app.run_test(size=(64, 6)) as pilot:
-        chart = app.query_one(MetricChart)
-        chart.styles.height = 6
+    async with chart_on_screen("score", (64, 6)) as (pilot, chart):
         chart.show(data)
         await pilot.pause()
         segments = list(chart.render_line(chart.size.height - 2))
@@ -161,10 +167,7 @@ def live(points: list[tuple[int, float, float | None]], headline: str) -> ChartD
 
 
 async def test_a_live_sample_that_changes_no_dot_repaints_only_the_headline() -> None:
-    app = ChartApp("percent")
-    async with app.run_test(size=(44, 6)) as pilot:
-        chart = app.query_one(MetricChart)
-        chart.styles.height = 6
+    async with chart_on_screen("percent") as (pilot, chart):
         # 5-s samples at 40 % for ten minutes; 88 slots over ten minutes: a slot is about 6.8 s.
         points: list[tuple[int, float, float | None]] = [(START + i * 5000, 40.0, None) for i in range(121)]
         chart.show(live(points, "40.0 %"))
@@ -203,10 +206,7 @@ async def test_a_live_sample_that_changes_no_dot_repaints_only_the_headline() ->
 
 
 async def test_a_live_sample_with_a_higher_band_or_beyond_the_scale_rebuilds_the_plot() -> None:
-    app = ChartApp("rate")
-    async with app.run_test(size=(44, 6)) as pilot:
-        chart = app.query_one(MetricChart)
-        chart.styles.height = 6
+    async with chart_on_screen("rate") as (pilot, chart):
         points: list[tuple[int, float, float | None]] = [(START + i * 5000, 1000.0, 0.1) for i in range(121)]
         chart.show(live(points, "1000 B/s"))
         await pilot.pause()
@@ -250,10 +250,7 @@ async def test_a_live_chart_draws_what_a_full_build_of_the_same_data_draws() -> 
 
 
 async def test_a_steady_metric_moving_by_a_slot_repaints_only_the_lines_that_changed() -> None:
-    app = ChartApp("percent")
-    async with app.run_test(size=(44, 6)) as pilot:
-        chart = app.query_one(MetricChart)
-        chart.styles.height = 6
+    async with chart_on_screen("percent") as (pilot, chart):
         points: list[tuple[int, float, float | None]] = [(START + i * 1000, 40.0, None) for i in range(660)]
         chart.show(live(points, "40.0 %"))
         await pilot.pause()
