@@ -21,6 +21,7 @@ Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open
     .venv/bin/python bench/tui.py --idle --display 60 --runs 3  # the same with (nearly) no drawing: the floor
     .venv/bin/python bench/tui.py --by-thread --display 60      # where the floor goes, by thread
     .venv/bin/python bench/tui.py --compositor                  # a partial update: our compositor vs Textual's
+    .venv/bin/python bench/tui.py --chart-slots                 # a live chart's slot values, part of each rebuild
 """
 
 from __future__ import annotations
@@ -36,14 +37,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scops_tui.store import database as store
 from scops_tui.store import rollup
 from scops_tui.store.records import MetricRecord
+
+if TYPE_CHECKING:
+    from scops_tui.tui.app import ScopsApp
 
 SCOPS = Path(sys.executable).with_name("scops-tui")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -385,63 +392,71 @@ def textual_floor(seconds: float, runs: int) -> tuple[list[float], float]:
     return times[:runs], idle
 
 
+@asynccontextmanager
+async def dashboard_under_pilot() -> AsyncIterator[ScopsApp]:
+    """The app on its dashboard under Pilot at 120x40, not recording, 40 fixed processes in the table, 3 s
+    after start (what the frame and compositor measures draw on)."""
+    from scops_tui.config import Settings
+    from scops_tui.recording.processes import ProcessUsage
+    from scops_tui.tui.app import create_app
+
+    processes = [ProcessUsage(pid, f"process-{pid}", 0.1 * pid, 0.5, "root") for pid in range(1, 41)]
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SCOPS_HOME"] = tmp
+        settings = Settings(db=Path(tmp) / "frames.db", source="frames", interval=1.0)
+        app = create_app(settings, record=False, time_zone="utc", process_reader=lambda _limit: processes)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(3)
+            yield app
+
+
 def frame_cost(frames: int = 40) -> list[tuple[str, float]]:
     """UI-thread milliseconds a frame costs on the dashboard (Pilot, 120x40) when only one or a few lines
     change: a chart's title line, two titles, two titles and the score line, the score line alone, and two
     titles with two process rows (lines far apart, as a repaint after a process refresh has them)."""
     from textual.geometry import Region
 
-    from scops_tui.config import Settings
-    from scops_tui.recording.processes import ProcessUsage
-    from scops_tui.tui.app import create_app
     from scops_tui.tui.widgets.chart import MetricChart
     from scops_tui.tui.widgets.process_table import ProcessTable
 
-    processes = [ProcessUsage(pid, f"process-{pid}", 0.1 * pid, 0.5, "root") for pid in range(1, 41)]
-
     async def measure() -> list[tuple[str, float]]:
-        with tempfile.TemporaryDirectory() as tmp:
-            os.environ["SCOPS_HOME"] = tmp
-            settings = Settings(db=Path(tmp) / "frames.db", source="frames", interval=1.0)
-            app = create_app(settings, record=False, time_zone="utc", process_reader=lambda _limit: processes)
-            results = []
-            async with app.run_test(size=(120, 40)) as pilot:
-                await pilot.pause(3)
-                screen = app.screen
-                cpu = screen.query_one("#chart-cpu", MetricChart)
-                disk_io = screen.query_one("#chart-diskio", MetricChart)
-                score = screen.query_one("#anomaly-score")
-                table = screen.query_one("#processes", ProcessTable)
-                cases: dict[str, list[Callable[[], object]]] = {
-                    "one chart title": [lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1))],
-                    "two chart titles": [
-                        lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
-                        lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
-                    ],
-                    "two titles and the score line": [
-                        lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
-                        lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
-                        lambda: score.refresh(),
-                    ],
-                    "the score line alone": [lambda: score.refresh()],
-                    "two titles and two process rows": [
-                        lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
-                        lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
-                        lambda: table.refresh(Region(0, 3, table.size.width, 1)),
-                        lambda: table.refresh(Region(0, 9, table.size.width, 1)),
-                    ],
-                }
-                for name, refreshes in cases.items():
-                    started = time.thread_time()
-                    await asyncio.sleep(frames * 0.05)  # the same wait with nothing to draw: the idle cost
-                    idle = time.thread_time() - started
-                    started = time.thread_time()
-                    for _ in range(frames):
-                        for refresh in refreshes:
-                            refresh()
-                        await asyncio.sleep(0.05)
-                    results.append((name, 1000 * (time.thread_time() - started - idle) / frames))
-            return results
+        results = []
+        async with dashboard_under_pilot() as app:
+            screen = app.screen
+            cpu = screen.query_one("#chart-cpu", MetricChart)
+            disk_io = screen.query_one("#chart-diskio", MetricChart)
+            score = screen.query_one("#anomaly-score")
+            table = screen.query_one("#processes", ProcessTable)
+            cases: dict[str, list[Callable[[], object]]] = {
+                "one chart title": [lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1))],
+                "two chart titles": [
+                    lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
+                    lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
+                ],
+                "two titles and the score line": [
+                    lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
+                    lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
+                    lambda: score.refresh(),
+                ],
+                "the score line alone": [lambda: score.refresh()],
+                "two titles and two process rows": [
+                    lambda: cpu.refresh(Region(0, 0, cpu.size.width, 1)),
+                    lambda: disk_io.refresh(Region(0, 0, disk_io.size.width, 1)),
+                    lambda: table.refresh(Region(0, 3, table.size.width, 1)),
+                    lambda: table.refresh(Region(0, 9, table.size.width, 1)),
+                ],
+            }
+            for name, refreshes in cases.items():
+                started = time.thread_time()
+                await asyncio.sleep(frames * 0.05)  # the same wait with nothing to draw: the idle cost
+                idle = time.thread_time() - started
+                started = time.thread_time()
+                for _ in range(frames):
+                    for refresh in refreshes:
+                        refresh()
+                    await asyncio.sleep(0.05)
+                results.append((name, 1000 * (time.thread_time() - started - idle) / frames))
+        return results
 
     return asyncio.run(measure())
 
@@ -452,50 +467,53 @@ def compositor_cost(calls: int = 300) -> list[tuple[str, float, float]]:
     score line and process rows changed, the widgets' line caches up to date (so what differs is only the
     lines each method renders besides the changed ones)."""
     import timeit
-    from functools import partial
 
     from textual._compositor import Compositor
     from textual.geometry import Region
     from textual.widget import Widget
 
-    from scops_tui.config import Settings
-    from scops_tui.recording.processes import ProcessUsage
-    from scops_tui.tui.app import create_app
-
-    processes = [ProcessUsage(pid, f"process-{pid}", 0.1 * pid, 0.5, "root") for pid in range(1, 41)]
-
     async def measure() -> list[tuple[str, float, float]]:
-        with tempfile.TemporaryDirectory() as tmp:
-            os.environ["SCOPS_HOME"] = tmp
-            settings = Settings(db=Path(tmp) / "frames.db", source="frames", interval=1.0)
-            app = create_app(settings, record=False, time_zone="utc", process_reader=lambda _limit: processes)
-            results = []
-            async with app.run_test(size=(120, 40)) as pilot:
-                await pilot.pause(3)
-                screen = app.screen
-                compositor = screen._compositor
+        results = []
+        async with dashboard_under_pilot() as app:
+            screen = app.screen
+            compositor = screen._compositor
 
-                def line(selector: str, y: int) -> Region:
-                    widget = screen.query_one(selector, Widget)
-                    return Region(widget.region.x, widget.region.y + y, widget.region.width, 1)
+            def line(selector: str, y: int) -> Region:
+                widget = screen.query_one(selector, Widget)
+                return Region(widget.region.x, widget.region.y + y, widget.region.width, 1)
 
-                titles = [line("#chart-cpu", 0), line("#chart-diskio", 0)]
-                cases = {
-                    "two chart titles": titles,
-                    "two titles and the score line": [*titles, line("#anomaly-score", 0)],
-                    "two titles and two process rows": [*titles, line("#processes", 3), line("#processes", 9)],
-                    "two titles, the score line and 8 process rows": [*titles, line("#anomaly-score", 0)]
-                    + [line("#processes", y) for y in (2, 4, 5, 7, 9, 12, 15, 18)],
-                }
-                for name, regions in cases.items():
-                    crop = Region.from_union(regions).intersection(compositor.size.region)
-                    changed = {y for region in regions for y in range(region.y, region.bottom)}.__contains__
-                    ours = timeit.timeit(partial(compositor._render_chops, crop, changed), number=calls)
-                    textuals = timeit.timeit(partial(Compositor._render_chops, compositor, crop, changed), number=calls)
-                    results.append((name, 1000 * ours / calls, 1000 * textuals / calls))
-            return results
+            titles = [line("#chart-cpu", 0), line("#chart-diskio", 0)]
+            cases = {
+                "two chart titles": titles,
+                "two titles and the score line": [*titles, line("#anomaly-score", 0)],
+                "two titles and two process rows": [*titles, line("#processes", 3), line("#processes", 9)],
+                "two titles, the score line and 8 process rows": [*titles, line("#anomaly-score", 0)]
+                + [line("#processes", y) for y in (2, 4, 5, 7, 9, 12, 15, 18)],
+            }
+            for name, regions in cases.items():
+                crop = Region.from_union(regions).intersection(compositor.size.region)
+                changed = {y for region in regions for y in range(region.y, region.bottom)}.__contains__
+                ours = timeit.timeit(partial(compositor._render_chops, crop, changed), number=calls)
+                textuals = timeit.timeit(partial(Compositor._render_chops, compositor, crop, changed), number=calls)
+                results.append((name, 1000 * ours / calls, 1000 * textuals / calls))
+        return results
 
     return asyncio.run(measure())
+
+
+def chart_slots(calls: int = 300) -> float:
+    """Milliseconds a live chart takes to find what each of its slots shows (`MetricChart._slots`, part of
+    every rebuild) for the dashboard's data at 1-s sampling: 660 points, 68 slots (a chart at 120 columns)."""
+    import timeit
+
+    from scops_tui.tui.widgets.chart import ChartData, MetricChart
+
+    start = 1_800_000_000_000
+    points = tuple((start + 1000 * i, 20.0 + (i * 7919 % 37), 0.1) for i in range(660))
+    data = ChartData(start + 60_000, start + 660_000, points, hold_ms=2500, snap=True)
+    chart = MetricChart("CPU", kind="percent")
+    run = partial(chart._slots, data, data.start_ms, data.end_ms, 68, 0.0, 100.0, 16)
+    return 1000 * timeit.timeit(run, number=calls) / calls
 
 
 def main() -> None:
@@ -516,6 +534,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--compositor", action="store_true", help="only: a partial update's chops, our compositor vs Textual's"
+    )
+    parser.add_argument(
+        "--chart-slots", action="store_true", help="only: ms a live chart's rebuild takes to find its slots' values"
     )
     parser.add_argument(
         "--idle", action="store_true", help="only: the idle measure, --runs times (app and recorder side by side)"
@@ -551,6 +572,9 @@ def main() -> None:
         for name, share in rows:
             print(f"| thread {name} | {share:.3f} % |")
         print(f"\nLoad average (1, 5, 15 min) at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.")
+        return
+    if args.chart_slots:
+        print(f"| live chart, 660 points in 68 slots: finding each slot's value | {chart_slots():.3f} ms |")
         return
     if args.compositor:
         for name, ours, textuals in compositor_cost():
