@@ -1,8 +1,9 @@
 """One line of styled text that repaints only when its text changes, drawn straight from Rich segments.
 
 For a line that changes at every repaint of the Dashboard (the anomaly score). A Label sends every new text
-through Textual's content pipeline (markup, wrapping, visual styles): about 0.3 ms of the UI thread a frame
-on this line, against 0.05 ms here (docs/BENCHMARKS.md, issue 14). Text longer than the line ends in `…`.
+through Textual's content pipeline (markup, wrapping, visual styles): a frame that changes only this line
+cost 1.54 to 1.61 ms of the UI thread as a Label and 0.99 to 1.05 ms as this widget (`bench/tui.py --frame-cost`,
+docs/BENCHMARKS.md, issue 14). Text longer than the line ends in `…`.
 """
 
 from __future__ import annotations
