@@ -210,6 +210,12 @@ class Torture:
             [*CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
         )
 
+    def app_errors(self) -> list[str]:
+        """The app process's last errors (its recorder's and its burst writer's), as its progress file holds them."""
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            return list(json.loads(self.progress.read_text())["errors"])
+        return []
+
     def committed(self) -> int:
         with contextlib.suppress(FileNotFoundError, ValueError):
             return int(json.loads(self.progress.read_text())["committed"])
@@ -286,15 +292,37 @@ class Torture:
                 self.error(f"{name}: {type(exc).__name__}: {exc}")
             time.sleep(self.random.uniform(*pause))
 
+    def app_records(self) -> bool:
+        """True when the app process holds the recorder lock right now.
+
+        A new app process may start while a `record` that slipped in during the kill still holds the lock;
+        its recorder then waits and takes over later, and until it does another `record` may rightly run.
+        """
+        from scops_tui.store.recorder_lock import RecorderLock
+
+        lock = RecorderLock(self.db)
+        if self.app is None or not lock.held_by_other():
+            return False
+        with contextlib.suppress(OSError, ValueError):
+            return int(lock.path.read_text().strip() or 0) == self.app.pid
+        return False
+
     def refused_record(self) -> None:
         generation = self.generation
         if not self.app_live.is_set():
+            return
+        if not self.app_records():
+            self.count("record (skipped: the app's recorder not holding the lock yet)")
             return
         result = self.cli("record", "--duration", "2", "--quiet")
         if not self.app_live.is_set() or self.generation != generation:
             return  # the app was killed meanwhile: this recorder may rightly have run
         if result.returncode == 0 or "already recording" not in result.stderr:
-            self.error(f"record beside the app was not refused by the lock: {result.returncode} {result.stderr}")
+            app_errors = self.app_errors()
+            self.error(
+                f"record beside the app was not refused by the lock: {result.returncode} {result.stderr}"
+                f" (the app's last errors: {app_errors})"
+            )
         self.count("record (refused)")
 
     def export(self) -> None:
