@@ -22,6 +22,7 @@ Goals (issue 14): launch <= 0.5 s, 30-day redraw <= 100 ms, idle CPU of the open
     .venv/bin/python bench/tui.py --by-thread --display 60      # where the floor goes, by thread
     .venv/bin/python bench/tui.py --compositor                  # a partial update: our compositor vs Textual's
     .venv/bin/python bench/tui.py --chart-slots                 # a live chart's slot values, part of each rebuild
+    .venv/bin/python bench/tui.py --process-scan                # the dashboard's process scan and table refresh
 """
 
 from __future__ import annotations
@@ -522,6 +523,20 @@ def chart_slots(calls: int = 300) -> float:
     return 1000 * timeit.timeit(run, number=calls) / calls
 
 
+def process_scan(calls: int = 200) -> tuple[int, float, float]:
+    """The dashboard's process source on this host: how many processes, and the milliseconds one /proc scan
+    and one refresh of the top 40 by CPU (the scan and the memory and user of the 40) take."""
+    import timeit
+
+    from scops_tui.tui.process_reader import ProcessReader, scan_proc
+
+    reader = ProcessReader()
+    reader(40)  # the first call waits for its window; later ones measure since the previous call
+    scan = timeit.timeit(scan_proc, number=calls) / calls
+    refresh = timeit.timeit(partial(reader, 40), number=calls) / calls
+    return len(scan_proc()), 1000 * scan, 1000 * refresh
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120.0, help="idle CPU measuring time")
@@ -541,6 +556,9 @@ def main() -> None:
     parser.add_argument("--compositor", action="store_true", help="only: a partial update, our compositor vs Textual's")
     parser.add_argument(
         "--chart-slots", action="store_true", help="only: ms a live chart's rebuild takes to find its slots' values"
+    )
+    parser.add_argument(
+        "--process-scan", action="store_true", help="only: ms the dashboard's process scan and refresh take here"
     )
     parser.add_argument(
         "--idle", action="store_true", help="only: the idle measure, --runs times (app and recorder side by side)"
@@ -576,6 +594,11 @@ def main() -> None:
         for name, share in rows:
             print(f"| thread {name} | {share:.3f} % |")
         print(f"\nLoad average (1, 5, 15 min) at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.")
+        return
+    if args.process_scan:
+        count, scan, refresh = process_scan()
+        print(f"| /proc scan of {count} processes | {scan:.3f} ms |")
+        print(f"| process table refresh: scan, then memory and user of the top 40 by CPU | {refresh:.3f} ms |")
         return
     if args.chart_slots:
         print(f"| live chart, 660 points in 68 slots: finding each slot's value | {chart_slots():.3f} ms |")
