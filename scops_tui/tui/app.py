@@ -218,8 +218,10 @@ class ScopsApp(App[int]):
             while not worker.is_cancelled:
                 try:
                     if watch.changed():
+                        first_look = mark is None
                         mark, episodes = watch.new_episodes(mark)
-                        self.post_message(EpisodesOpened(mark, episodes))
+                        if episodes or first_look:  # most changes are samples: no message for them
+                            self.post_message(EpisodesOpened(mark, episodes))
                         if with_status:
                             self.post_message(StatusLoaded(self.read_status(watch)))
                     error = None
