@@ -631,13 +631,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         db = home / "history.db"
-        rows = seed(db, 30, now_ms, "bench-host")
+        samples = seed(db, 30, now_ms, "bench-host")
         launches, launch_cpu = launch_times(db, home, args.runs)
         reads, redraws, floor = history_times(db, "bench-host", now_ms, args.runs)
         terminal = terminal_redraws(db, home, args.runs)
         idle = idle_cpu(home, args.seconds)
     print(f"Command: `.venv/bin/python bench/tui.py --seconds {args.seconds:g} --runs {args.runs}`\n")
-    print(f"Database: {rows:,} samples (30 days at 5 s).\n")
+    print(f"Database: {samples:,} samples (30 days at 5 s).\n")
     print("| measure | median | min to max | target |")
     print("|---|---|---|---|")
     print(
