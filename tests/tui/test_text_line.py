@@ -39,3 +39,18 @@ async def test_a_text_longer_than_the_line_is_cut_with_an_ellipsis() -> None:
         await pilot.pause()
         text = line.render_line(0).text
         assert len(text) == 12 and text.endswith("…")
+
+
+async def test_a_new_theme_redraws_the_line_in_its_colours() -> None:
+    app = LineApp()
+    async with app.run_test(size=(30, 3)) as pilot:
+        line = app.query_one(TextLine)
+        await pilot.pause()
+        before = line.render_line(0)
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await pilot.pause()
+        after = line.render_line(0)
+        assert after.text == before.text
+        assert after != before  # not the strip kept from the old theme
+        expected = line.rich_style
+        assert all(segment.style is not None and segment.style.bgcolor == expected.bgcolor for segment in after)

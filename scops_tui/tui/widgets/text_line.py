@@ -37,6 +37,11 @@ class TextLine(Widget):
         self._strip = None
         self.refresh()
 
+    def notify_style_update(self) -> None:
+        """New styles (a theme, a class, focus): the kept line holds the old colours, so it is drawn again."""
+        self._strip = None
+        super().notify_style_update()
+
     def render(self) -> Text:
         """The text shown (the line itself is drawn by `render_line`)."""
         return self._text
