@@ -537,32 +537,26 @@ def process_scan(calls: int = 200) -> tuple[int, float, float]:
     return len(scan_proc()), 1000 * scan, 1000 * refresh
 
 
+ONLY_MEASURES = {
+    "--ui-thread": "the app's CPU by thread under Pilot, recording or not",
+    "--textual-floor": "launch and idle CPU of a bare Textual app (the floor)",
+    "--frame-cost": "UI-thread ms a dashboard frame costs for a few changed lines",
+    "--by-thread": "the app's CPU by thread in tmux (names need py-spy)",
+    "--compositor": "a partial update, our compositor vs Textual's",
+    "--chart-slots": "ms a live chart's rebuild takes to find its slots' values",
+    "--process-scan": "ms the dashboard's process scan and refresh take here",
+    "--idle": "the idle measure, --runs times (app and recorder side by side)",
+}
+"""The measures run alone instead of the full set (one at a time)."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120.0, help="idle CPU measuring time")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument(
-        "--ui-thread", action="store_true", help="only: the app's CPU by thread under Pilot, recording or not"
-    )
-    parser.add_argument(
-        "--textual-floor", action="store_true", help="only: launch and idle CPU of a bare Textual app (the floor)"
-    )
-    parser.add_argument(
-        "--frame-cost", action="store_true", help="only: UI-thread ms a dashboard frame costs for a few changed lines"
-    )
-    parser.add_argument(
-        "--by-thread", action="store_true", help="only: the app's CPU by thread in tmux (names need py-spy)"
-    )
-    parser.add_argument("--compositor", action="store_true", help="only: a partial update, our compositor vs Textual's")
-    parser.add_argument(
-        "--chart-slots", action="store_true", help="only: ms a live chart's rebuild takes to find its slots' values"
-    )
-    parser.add_argument(
-        "--process-scan", action="store_true", help="only: ms the dashboard's process scan and refresh take here"
-    )
-    parser.add_argument(
-        "--idle", action="store_true", help="only: the idle measure, --runs times (app and recorder side by side)"
-    )
+    only = parser.add_mutually_exclusive_group()
+    for flag, measure in ONLY_MEASURES.items():
+        only.add_argument(flag, action="store_true", help=f"only: {measure}")
     parser.add_argument(
         "--display", type=float, help="with --idle, --by-thread: the app's display period in s (60: about no drawing)"
     )
