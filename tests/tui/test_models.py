@@ -60,6 +60,22 @@ async def test_narrow_terminals_keep_the_quality_figures(make_app: Callable[...,
             assert f"hidden at this width: {hidden}" in str(app.screen.query_one("#models-summary").render())
 
 
+async def test_the_summary_counts_one_version_in_the_singular(
+    make_app: Callable[..., ScopsApp], seeded_db: Path
+) -> None:
+    conn = sqlite3.connect(seeded_db)
+    with conn:
+        conn.execute("DELETE FROM ml_model_versions WHERE is_deployed = 0")
+    conn.close()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelsScreen), "the models screen")
+        table = app.screen.query_one("#versions", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1, "the one version")
+        assert str(app.screen.query_one("#models-summary").render()).startswith("1 version; deployed: ")
+
+
 async def test_d_deploys_the_selected_version(make_app: Callable[..., ScopsApp], seeded_db: Path) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -117,7 +117,8 @@ class ModelsScreen(ScopsScreen):
 
     def _draw_summary(self) -> None:
         deployed = [v for v in self.versions if v.is_deployed]
-        text = f"{len(self.versions)} versions; deployed: " + (
+        count = len(self.versions)
+        text = f"{count} version{'' if count == 1 else 's'}; deployed: " + (
             ", ".join(f"{v.model_name} v{v.version}" for v in deployed) or "none"
         )
         text += f"; times {self.scops.time_format.zone}" + hidden_note(self.hidden)
